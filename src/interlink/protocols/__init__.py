@@ -1,0 +1,43 @@
+"""Client-facing APIs. One subpackage per API exports `PROTOCOL`, a `ClientProtocol`.
+
+A protocol turns its wire request into a `core.ChatRequest`, and a `core.ChatResponse`, a
+`core` event stream or a `core.GatewayError` back into its own wire shape. It never knows
+which upstream served the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from interlink.core import ChatRequest, ChatResponse, Event, GatewayError
+
+
+class StreamEncoder(Protocol):
+    """Turns core events into this API's SSE bytes, one call per event, as they arrive."""
+
+    def encode(self, event: Event) -> bytes:
+        """Bytes for `event` (may be b""). A `StreamError` yields the API's terminal error
+        frames, closing any open block first; nothing may follow it."""
+        ...
+
+    def keepalive(self) -> bytes:
+        """A frame clients ignore (Anthropic `ping`, an SSE comment for OpenAI)."""
+        ...
+
+
+class ClientProtocol(Protocol):
+    name: str
+    """The API name: "anthropic", "openai-chat" or "openai-responses"."""
+
+    def parse_request(self, body: Any, headers: Mapping[str, str]) -> ChatRequest:
+        """Raises `GatewayError.invalid(message, param)` naming the offending field."""
+        ...
+
+    def render_response(self, response: ChatResponse, request: ChatRequest) -> dict[str, Any]: ...
+
+    def stream_encoder(self, request: ChatRequest) -> StreamEncoder: ...
+
+    def render_error(self, error: GatewayError) -> tuple[int, dict[str, Any]]:
+        """HTTP status and JSON body in this API's error shape."""
+        ...

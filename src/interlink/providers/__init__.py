@@ -1,0 +1,93 @@
+"""Upstream APIs. One subpackage per wire API exports `CODEC`, a sans-IO `ProviderCodec`.
+
+A codec builds the upstream HTTP request from a `core.ChatRequest`, and decodes the upstream's
+JSON, SSE events and errors back into `core` types. It does no I/O: `interlink.routing` sends
+the request, so every codec is tested with bytes in, events out. OpenAI-compatible servers are
+`Preset` data on top of the openai-chat codec, never code of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from interlink.core import ChatRequest, ChatResponse, Event, GatewayError
+from interlink.sse import ServerSentEvent
+
+
+@dataclass(slots=True)
+class Preset:
+    """Capability and dialect facts of an upstream server, as data.
+
+    reasoning_field: where a Chat-compatible server puts reasoning text ("reasoning_content",
+        "reasoning"); both are always read, this one is written back on assistant turns.
+    max_tokens_field: "max_tokens" or "max_completion_tokens".
+    stream_usage: whether the server accepts `stream_options.include_usage`.
+    completion_excludes_reasoning: usage quirk of xAI (completion_tokens without reasoning).
+    reasoning_echo: send reasoning back on assistant turns that made tool calls (DeepSeek needs it).
+    """
+
+    name: str = "openai"
+    reasoning_field: str = "reasoning_content"
+    max_tokens_field: str = "max_completion_tokens"
+    stream_usage: bool = True
+    completion_excludes_reasoning: bool = False
+    reasoning_echo: bool = False
+    supports_reasoning_effort: bool = True
+    default_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ProviderSettings:
+    """One configured upstream: which API, where, with which key."""
+
+    name: str
+    kind: str
+    base_url: str
+    api_key: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    preset: Preset = field(default_factory=Preset)
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    stream: bool
+    dropped: list[str] = field(default_factory=list)
+    """Request features this upstream API cannot carry, dropped and to be reported."""
+
+
+class StreamDecoder(Protocol):
+    def feed(self, event: ServerSentEvent) -> list[Event]:
+        """Core events for one upstream SSE event. An in-stream upstream error becomes a
+        `StreamError` event (after closing nothing: the encoder closes open blocks)."""
+        ...
+
+    def close(self) -> list[Event]:
+        """End of the upstream body. If the stream ended without its terminal event,
+        returns a `StreamError` (kind connection) so no truncated answer passes as complete."""
+        ...
+
+
+class ProviderCodec(Protocol):
+    api: str
+
+    def build_request(
+        self,
+        request: ChatRequest,
+        *,
+        upstream_model: str,
+        settings: ProviderSettings,
+        stream: bool,
+    ) -> UpstreamRequest: ...
+
+    def parse_response(self, body: bytes, *, settings: ProviderSettings) -> ChatResponse: ...
+
+    def stream_decoder(self, *, settings: ProviderSettings) -> StreamDecoder: ...
+
+    def map_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, *, settings: ProviderSettings
+    ) -> GatewayError: ...
