@@ -21,8 +21,10 @@ class ServerSentEvent:
 
 
 def encode_event(data: str | bytes, event: str | None = None) -> bytes:
-    """One SSE frame. `data` must not contain newlines (JSON from orjson never does)."""
+    """One SSE frame. Data with newlines becomes several `data:` lines, as the spec says."""
     payload = data if isinstance(data, bytes) else data.encode()
+    if b"\n" in payload:
+        payload = payload.replace(b"\n", b"\ndata: ")
     if event is None:
         return b"data: " + payload + b"\n\n"
     return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"

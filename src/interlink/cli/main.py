@@ -1,0 +1,122 @@
+"""`interlink`: serve the gateway, check a config.
+
+Every command takes the same `--config` as `serve` (or `INTERLINK_CONFIG`), so each acts on the
+same providers, models and store.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from interlink import __version__
+from interlink.config import ConfigError, load_config
+
+app = typer.Typer(
+    help="Interlink: one base URL for Anthropic Messages, OpenAI Chat Completions and OpenAI Responses clients, any upstream.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+ConfigOption = Annotated[
+    Optional[str],
+    typer.Option("--config", "-c", help="YAML config file (default: $INTERLINK_CONFIG, else providers from ANTHROPIC_API_KEY / OPENAI_API_KEY).", show_default=False),
+]
+
+
+def _load(config: str | None):  # type: ignore[no-untyped-def]
+    try:
+        return load_config(config)
+    except ConfigError as error:
+        typer.echo(f"error: config {error.source} has {len(error.problems)} problem(s):", err=True)
+        for problem in error.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1 or server.host).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 4000 or server.port).")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Start the gateway."""
+    import uvicorn
+
+    from interlink.server.app import create_app
+    from interlink.server.logs import setup_logging
+
+    settings = _load(config)
+    setup_logging(log_level)
+    log = logging.getLogger("interlink")
+    bind_host = host or settings.server.host
+    bind_port = port if port is not None else settings.server.port
+    if not settings.models:
+        log.warning(
+            "no models configured: model calls will answer 404 with a hint. "
+            "Pass --config FILE (see README) or set ANTHROPIC_API_KEY / OPENAI_API_KEY."
+        )
+    log.info(
+        "interlink starting",
+        extra={"fields": {"version": __version__, "url": f"http://{bind_host}:{bind_port}",
+                          "config": settings.source, "models": sorted(settings.models),
+                          "providers": sorted(settings.providers)}},
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http="auto",
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the gateway.")] = 4000,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the gateway in front of the built-in upstream emulator (no keys, no network)."""
+    import uvicorn
+
+    from interlink.cli import demo as demo_mod
+    from interlink.server.app import create_app
+    from interlink.server.logs import setup_logging
+
+    emulator_port = demo_mod.free_port()
+    emulator = demo_mod.start_emulator(emulator_port)
+    try:
+        settings = demo_mod.demo_config(f"http://127.0.0.1:{emulator_port}")
+        setup_logging(log_level)
+        typer.echo(demo_mod.banner(f"http://127.0.0.1:{port}"))
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    finally:
+        emulator.terminate()
+
+
+@app.command("check-config")
+def check_config(config: Annotated[str, typer.Argument(help="The YAML config file to check.")]) -> None:
+    """Validate a config file and list every problem with its key path."""
+    settings = _load(config)
+    typer.echo(f"{config}: ok ({len(settings.providers)} providers, {len(settings.models)} models)")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Reading the config: YAML file with `${VAR}` interpolation, or providers from the environment.
+
+Every problem is reported at once, each with its key path and a hint, as one `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from interlink.config.settings import Config, ModelConfig, ProviderConfig
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """The config cannot be used. `problems` lists one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _interpolate(value: Any, path: str, problems: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(f"{path}: environment variable {name} is not set (hint: export {name}=... or use ${{{name}:-default}})")
+        return ""
+
+    return _VAR.sub(replace, value)
+
+
+def _check_references(config: Config, problems: list[str]) -> None:
+    for name, model in config.models.items():
+        targets = [d.provider for d in model.deployments] or ([model.provider] if model.provider else [])
+        if not targets:
+            problems.append(f"models.{name}: needs `provider` or `deployments` (hint: provider: <one of {sorted(config.providers)}>)")
+        for provider in targets:
+            if provider not in config.providers:
+                problems.append(
+                    f"models.{name}.provider: unknown provider {provider!r} (defined: {', '.join(sorted(config.providers)) or 'none'})"
+                )
+        for fallback in model.fallbacks:
+            if fallback not in config.models:
+                problems.append(f"models.{name}.fallbacks: unknown model {fallback!r}")
+
+
+def parse_config(data: Any, source: str) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the file must hold a mapping (providers:, models:, ...)"])
+    problems: list[str] = []
+    data = _interpolate(data, "", problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            problems.append(f"{loc}: {err['msg']}")
+        raise ConfigError(source, problems) from None
+    _check_references(config, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    config.source = source
+    return config
+
+
+def from_environment() -> Config:
+    """Providers from ANTHROPIC_API_KEY / OPENAI_API_KEY (+ *_BASE_URL), models by pattern."""
+    providers: dict[str, ProviderConfig] = {}
+    models: dict[str, ModelConfig] = {}
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        providers["anthropic"] = ProviderConfig(
+            kind="anthropic",
+            base_url=os.environ.get("ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+            api_key=os.environ["ANTHROPIC_API_KEY"],
+        )
+        models["claude-*"] = ModelConfig(provider="anthropic")
+    if os.environ.get("OPENAI_API_KEY"):
+        providers["openai"] = ProviderConfig(
+            kind="openai-chat",
+            base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+            api_key=os.environ["OPENAI_API_KEY"],
+        )
+        for pattern in ("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*"):
+            models[pattern] = ModelConfig(provider="openai")
+    return Config(providers=providers, models=models, source="environment")
+
+
+def load_config(path: str | os.PathLike[str] | None) -> Config:
+    """The config at `path`, or `INTERLINK_CONFIG`, or one built from the environment."""
+    path = path or os.environ.get("INTERLINK_CONFIG")
+    if not path:
+        return from_environment()
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigError(str(file), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(file), [f"invalid YAML: {exc}"]) from None
+    return parse_config(data, str(file))

@@ -1,0 +1,96 @@
+"""The config file's schema, validated once at start-up.
+
+```yaml
+providers:
+  <name>: {kind: anthropic|openai-chat|openai-responses, base_url: URL, api_key: ${ENV_VAR}, preset: deepseek}
+models:
+  <public-name>: {provider: <name>, model: <upstream model id>}
+  "claude-*":    {provider: anthropic}          # a pattern: the requested name is the upstream model
+defaults:
+  retry: {attempts: 4, budget_seconds: 60}
+  timeouts: {connect: 10, first_token: 120, idle: 90, total: 900}
+  keepalive_seconds: 15
+```
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ProviderKind = Literal["anthropic", "openai-chat", "openai-responses"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderConfig(_Strict):
+    kind: ProviderKind
+    base_url: str
+    api_key: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    preset: str | None = None
+    """OpenAI-compatible dialect (deepseek, vllm, groq, openrouter, ollama, llamacpp, ...)."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class RetryConfig(_Strict):
+    attempts: int = Field(default=4, ge=1, le=20)
+    budget_seconds: float = Field(default=60.0, gt=0)
+    backoff_base: float = Field(default=0.5, gt=0)
+    backoff_max: float = Field(default=8.0, gt=0)
+    max_retry_after: float = Field(default=60.0, ge=0)
+
+
+class TimeoutsConfig(_Strict):
+    connect: float = Field(default=10.0, gt=0)
+    first_token: float = Field(default=120.0, gt=0)
+    idle: float = Field(default=90.0, gt=0)
+    total: float = Field(default=900.0, gt=0)
+
+
+class DeploymentConfig(_Strict):
+    provider: str
+    model: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
+class ModelConfig(_Strict):
+    provider: str | None = None
+    model: str | None = None
+    """Upstream model id; defaults to the public name."""
+    deployments: list[DeploymentConfig] = Field(default_factory=list)
+    fallbacks: list[str] = Field(default_factory=list)
+    retry: RetryConfig | None = None
+    timeouts: TimeoutsConfig | None = None
+    resume: bool = False
+    max_output_tokens: int | None = None
+    context_window: int | None = None
+
+
+class DefaultsConfig(_Strict):
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    keepalive_seconds: float = Field(default=15.0, gt=0)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = 4000
+
+
+class Config(_Strict):
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    source: str | None = Field(default=None, exclude=True)
+    """Where this config came from (a file path or "environment"), for messages."""

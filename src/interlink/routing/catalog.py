@@ -1,0 +1,126 @@
+"""Model names → deployments: which provider, which upstream model, with which settings.
+
+A public name is looked up exactly, then as `<provider>/<upstream-model>`, then against
+patterns such as `claude-*`. An unknown name is a 404 that names close matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+from dataclasses import dataclass, field
+from functools import cache
+
+from interlink.config.settings import Config, ModelConfig, RetryConfig, TimeoutsConfig
+from interlink.core import ErrorKind, GatewayError
+from interlink.providers import Preset, ProviderCodec, ProviderSettings
+
+
+@cache
+def codec_for(kind: str) -> ProviderCodec:
+    """The codec of an upstream API, found by package name (`openai-chat` → providers.openai_chat)."""
+    module = importlib.import_module(f"interlink.providers.{kind.replace('-', '_')}")
+    return module.CODEC
+
+
+def preset_for(name: str | None) -> Preset:
+    if not name:
+        return Preset()
+    presets = importlib.import_module("interlink.providers.openai_chat.presets")
+    return presets.get_preset(name)
+
+
+@dataclass(slots=True)
+class Deployment:
+    provider: ProviderSettings
+    upstream_model: str
+    weight: float = 1.0
+    idle_timeout: float = 90.0
+    """Longest silence allowed between upstream chunks once streaming."""
+
+    @property
+    def codec(self) -> ProviderCodec:
+        return codec_for(self.provider.kind)
+
+
+@dataclass(slots=True)
+class Route:
+    public_name: str
+    deployments: list[Deployment]
+    retry: RetryConfig
+    timeouts: TimeoutsConfig
+    fallbacks: list[str] = field(default_factory=list)
+    config: ModelConfig | None = None
+
+
+class Catalog:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.providers = {
+            name: ProviderSettings(
+                name=name,
+                kind=p.kind,
+                base_url=p.base_url,
+                api_key=p.api_key,
+                headers=dict(p.headers),
+                preset=preset_for(p.preset),
+            )
+            for name, p in config.providers.items()
+        }
+        self.exact = {k: v for k, v in config.models.items() if not _is_pattern(k)}
+        self.patterns = [(k, v) for k, v in config.models.items() if _is_pattern(k)]
+
+    def public_models(self) -> list[str]:
+        return sorted(self.exact)
+
+    def resolve(self, name: str) -> Route:
+        if name in self.exact:
+            return self._route(name, self.exact[name])
+        provider, _, upstream = name.partition("/")
+        if upstream and provider in self.providers:
+            return self._route(name, ModelConfig(provider=provider, model=upstream))
+        for pattern, model in self.patterns:
+            if fnmatch.fnmatchcase(name, pattern):
+                return self._route(name, model)
+        raise self._unknown(name)
+
+    def _route(self, name: str, model: ModelConfig) -> Route:
+        defaults = self.config.defaults
+        timeouts = model.timeouts or defaults.timeouts
+        targets = [(d.provider, d.model, d.weight) for d in model.deployments] or [(model.provider or "", None, 1.0)]
+        deployments = [
+            Deployment(self.providers[p], m or model.model or name, w, timeouts.idle) for p, m, w in targets
+        ]
+        return Route(
+            public_name=name,
+            deployments=deployments,
+            retry=model.retry or defaults.retry,
+            timeouts=timeouts,
+            fallbacks=list(model.fallbacks),
+            config=model,
+        )
+
+    def _unknown(self, name: str) -> GatewayError:
+        if not self.config.models:
+            return GatewayError(
+                ErrorKind.NOT_FOUND,
+                f"model {name!r} is not configured: this gateway has no models yet. Start it with "
+                "--config FILE listing providers and models (see the README), or set ANTHROPIC_API_KEY "
+                "or OPENAI_API_KEY.",
+                param="model",
+                code="model_not_found",
+            )
+        known = self.public_models() + [p for p, _ in self.patterns]
+        close = difflib.get_close_matches(name, self.public_models(), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        return GatewayError(
+            ErrorKind.NOT_FOUND,
+            f"model {name!r} not found.{hint} Configured models: {', '.join(known)}.",
+            param="model",
+            code="model_not_found",
+        )
+
+
+def _is_pattern(name: str) -> bool:
+    return any(ch in name for ch in "*?[")

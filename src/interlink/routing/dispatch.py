@@ -1,0 +1,252 @@
+"""Running one request against a route: attempt, classify, retry, fail over.
+
+`complete` returns a whole response. `stream` yields the upstream stream's items, retrying and
+failing over until the first content event has been yielded (the commit point); after that an
+upstream failure is yielded as a `StreamError` for the client, never retried. Both share one
+`Attempts` loop, so retry budgets, backoff, breakers and the attempt trail behave the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from interlink.core import ChatRequest, ChatResponse, ErrorKind, Event, GatewayError, ResponseStart, StreamError
+from interlink.providers import StreamDecoder, UpstreamRequest
+from interlink.routing.breaker import Breakers
+from interlink.routing.catalog import Catalog, Deployment, Route
+from interlink.routing.retry import retry_delay
+from interlink.routing.transport import Transport, UpstreamResponse
+from interlink.sse import ServerSentEvent
+
+# (raw upstream SSE event to relay as is, or None; core events)
+StreamItem = tuple[ServerSentEvent | None, list[Event]]
+
+
+@dataclass(slots=True)
+class Attempt:
+    provider: str
+    outcome: str
+    """"ok", an upstream HTTP status, or an error kind (connection, timeout)."""
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.outcome}"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a dispatch did, for headers, logs and the usage ledger."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    deployment: Deployment | None = None
+    dropped: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    first_token: float | None = None
+
+
+class Attempts:
+    """The attempt loop as an async iterator of (deployment, upstream request, timeout).
+
+    The caller makes each attempt and reports it with `failed(error)` or `succeeded()`; after a
+    failure the iterator waits (backoff or retry-after) and yields the next attempt, moving to
+    the next deployment when one's retries are spent. Raises the final error when nothing is left.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, request: ChatRequest, route: Route, outcome: Outcome, *, stream: bool) -> None:
+        self.d = dispatcher
+        self.request = request
+        self.route = route
+        self.outcome = outcome
+        self.stream = stream
+        self._error: GatewayError | None = None
+        self._current: Deployment | None = None
+
+    def failed(self, error: GatewayError) -> None:
+        assert self._current is not None
+        error.provider = error.provider or self._current.provider.name
+        self._error = error
+        self.outcome.attempts.append(Attempt(self._current.provider.name, _label(error)))
+        if error.retryable:
+            self.d.breakers.failure(_key(self._current))
+
+    def succeeded(self, upstream: UpstreamRequest) -> None:
+        assert self._current is not None
+        self._error = None
+        self.outcome.attempts.append(Attempt(self._current.provider.name, "ok"))
+        self.outcome.deployment = self._current
+        self.outcome.dropped = upstream.dropped
+        self.d.breakers.success(_key(self._current))
+
+    async def __aiter__(self) -> AsyncIterator[tuple[Deployment, UpstreamRequest, float]]:
+        deadline = self.outcome.started + self.route.retry.budget_seconds
+        last: GatewayError | None = None
+        for route, deployment in self.d.plan(self.route):
+            self._current = deployment
+            upstream = deployment.codec.build_request(
+                self.request, upstream_model=deployment.upstream_model, settings=deployment.provider, stream=self.stream
+            )
+            for number in range(route.retry.attempts):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                limit = route.timeouts.first_token if self.stream else route.timeouts.total
+                self._error = None
+                yield deployment, upstream, min(limit, remaining)
+                if self._error is None:
+                    return
+                last = self._error
+                delay = retry_delay(last, number, route.retry, self.d.rng)
+                if delay is None or number + 1 >= route.retry.attempts or time.monotonic() + delay >= deadline:
+                    break
+                await self.d.sleep(delay)
+            if last is not None and not last.retryable and last.kind is not ErrorKind.QUOTA:
+                break  # a deterministic 4xx fails the same way on every deployment
+        raise _exhausted(last, self.outcome, self.route)
+
+
+class Dispatcher:
+    def __init__(self, catalog: Catalog, transport: Transport, *, sleep: Callable[[float], Any] | None = None, breakers: Breakers | None = None) -> None:
+        self.catalog = catalog
+        self.transport = transport
+        self.sleep = sleep or asyncio.sleep
+        self.rng = random.Random()
+        self.breakers = breakers or Breakers()
+
+    def plan(self, route: Route) -> list[tuple[Route, Deployment]]:
+        """Deployments in try order: weighted shuffle of the route's, then each fallback's;
+        deployments with an open breaker go last (tried only if nothing else works)."""
+        plan: list[tuple[Route, Deployment]] = []
+        for r in [route] + [self.catalog.resolve(name) for name in route.fallbacks]:
+            pool = list(r.deployments)
+            while pool:
+                pick = self.rng.choices(pool, weights=[d.weight for d in pool])[0]
+                pool.remove(pick)
+                plan.append((r, pick))
+        healthy = [p for p in plan if self.breakers.allow(_key(p[1]))]
+        return healthy + [p for p in plan if p not in healthy]
+
+    async def complete(self, request: ChatRequest, route: Route) -> tuple[ChatResponse, Outcome]:
+        outcome = Outcome()
+        attempts = Attempts(self, request, route, outcome, stream=False)
+        async for deployment, upstream, timeout in attempts:
+            try:
+                result = await self._complete_once(deployment, upstream, timeout)
+            except GatewayError as error:
+                attempts.failed(error)
+                continue
+            attempts.succeeded(upstream)
+            return result, outcome
+        raise AssertionError("unreachable: Attempts raises when exhausted")
+
+    async def _complete_once(self, deployment: Deployment, upstream: UpstreamRequest, timeout: float) -> ChatResponse:
+        async with asyncio.timeout(timeout):
+            response = await self.transport.send(upstream, first_byte_timeout=timeout)
+            try:
+                body = await response.read()
+            except Exception as exc:  # noqa: BLE001 — any read failure is a broken upstream
+                raise GatewayError(ErrorKind.CONNECTION, f"reading the upstream body failed: {exc}") from None
+            finally:
+                response.close()
+        codec, settings = deployment.codec, deployment.provider
+        if response.status >= 400:
+            raise codec.map_error(response.status, response.headers, body, settings=settings)
+        return codec.parse_response(body, settings=settings)
+
+    async def stream(self, request: ChatRequest, route: Route, outcome: Outcome) -> AsyncIterator[StreamItem]:
+        attempts = Attempts(self, request, route, outcome, stream=True)
+        async for deployment, upstream, timeout in attempts:
+            try:
+                response, items, buffer = await self._open_once(request, deployment, upstream, timeout)
+            except GatewayError as error:
+                attempts.failed(error)
+                continue
+            attempts.succeeded(upstream)
+            outcome.first_token = time.monotonic()
+            try:
+                for item in buffer:
+                    yield item
+                async for item in items:
+                    yield item
+            finally:
+                response.close()
+            return
+
+    async def _open_once(self, request: ChatRequest, deployment: Deployment, upstream: UpstreamRequest, timeout: float):  # type: ignore[no-untyped-def]
+        codec, settings = deployment.codec, deployment.provider
+        response = await self.transport.send(upstream, first_byte_timeout=timeout)
+        try:
+            if response.status >= 400:
+                body = await asyncio.wait_for(response.read(), timeout)
+                raise codec.map_error(response.status, response.headers, body, settings=settings)
+            relay_raw = request.passthrough is not None and request.passthrough.api == codec.api
+            items = _decode(response, codec.stream_decoder(settings=settings), deployment, relay_raw)
+            buffer = await asyncio.wait_for(_until_content(items), timeout)
+        except asyncio.TimeoutError:
+            response.close()
+            raise GatewayError(ErrorKind.TIMEOUT, f"no first token from {deployment.provider.name} within {timeout:g} s") from None
+        except BaseException:
+            response.close()
+            raise
+        return response, items, buffer
+
+
+def _key(deployment: Deployment) -> str:
+    return f"{deployment.provider.name}/{deployment.upstream_model}"
+
+
+def _label(error: GatewayError) -> str:
+    return str(error.upstream_status) if error.upstream_status else error.kind.value
+
+
+def _exhausted(last: GatewayError | None, outcome: Outcome, route: Route) -> GatewayError:
+    if last is None:
+        error = GatewayError(ErrorKind.TIMEOUT, f"no attempt fit in the retry budget of {route.retry.budget_seconds:g} s")
+    elif len(outcome.attempts) <= 1:
+        error = last
+    else:
+        elapsed = time.monotonic() - outcome.started
+        trail = ", ".join(str(a) for a in outcome.attempts)
+        error = GatewayError(
+            last.kind,
+            f"{last.message} (after {len(outcome.attempts)} attempts over {elapsed:.1f} s: {trail})",
+            param=last.param,
+            code=last.code,
+            retryable=last.retryable,
+            retry_after=last.retry_after,
+            provider=last.provider,
+            upstream_status=last.upstream_status,
+            status=last.status,
+        )
+    error.outcome = outcome  # type: ignore[attr-defined]  # read by the pipeline for headers
+    return error
+
+
+async def _decode(response: UpstreamResponse, decoder: StreamDecoder, deployment: Deployment, relay_raw: bool) -> AsyncIterator[StreamItem]:
+    """Upstream SSE → (raw, core events). A transport failure or a stream that ends without its
+    terminal event becomes a `StreamError` item, so the client always gets a proper ending."""
+    try:
+        async for sse in response.events(deployment.idle_timeout):
+            yield (sse if relay_raw else None), decoder.feed(sse)
+    except GatewayError as error:
+        error.provider = error.provider or deployment.provider.name
+        yield None, [StreamError(error)]
+        return
+    yield None, decoder.close()
+
+
+async def _until_content(items: AsyncIterator[StreamItem]) -> list[StreamItem]:
+    """Read until the first event past ResponseStart. An error before it is raised, so the
+    caller retries; an error after it is the client's to see."""
+    buffer = []
+    async for raw, events in items:
+        for event in events:
+            if isinstance(event, StreamError):
+                raise event.error
+        buffer.append((raw, events))
+        if any(not isinstance(e, ResponseStart) for e in events):
+            return buffer
+    raise GatewayError(ErrorKind.CONNECTION, "the upstream stream ended before any content")

@@ -1,0 +1,93 @@
+"""The one place the gateway talks HTTP to upstreams (aiohttp, one pooled session).
+
+Maps every transport failure to a `GatewayError` once, here, so no other module sees an
+aiohttp exception. Pooled connections are dropped after 4 s idle: some servers close theirs
+after 5 s, and reusing a connection the server is closing fails the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from interlink.core import ErrorKind, GatewayError
+from interlink.providers import UpstreamRequest
+from interlink.sse import ServerSentEvent, SSEDecoder
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    status: int
+    headers: dict[str, str]
+    raw: aiohttp.ClientResponse
+
+    async def read(self) -> bytes:
+        return await self.raw.read()
+
+    async def events(self, idle_timeout: float) -> AsyncIterator[ServerSentEvent]:
+        """SSE events as they arrive; raises GatewayError(TIMEOUT) after `idle_timeout` of silence."""
+        decoder = SSEDecoder()
+        content = self.raw.content
+        while True:
+            try:
+                chunk = await asyncio.wait_for(content.readany(), idle_timeout)
+            except asyncio.TimeoutError:
+                raise GatewayError(ErrorKind.TIMEOUT, f"the upstream sent nothing for {idle_timeout:g} s") from None
+            except aiohttp.ClientError as exc:
+                raise connection_error(exc, self.raw.url.host) from None
+            if not chunk:
+                break
+            for event in decoder.feed(chunk):
+                yield event
+        for event in decoder.flush():
+            yield event
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connection_error(exc: BaseException, host: str | None) -> GatewayError:
+    reason = str(exc) or type(exc).__name__
+    return GatewayError(ErrorKind.CONNECTION, f"connection to {host} failed: {reason}")
+
+
+class Transport:
+    def __init__(self, *, connect_timeout: float = 10.0) -> None:
+        self._connect_timeout = connect_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=4.0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
+                auto_decompress=True,
+                skip_auto_headers=("User-Agent",),
+            )
+        return self._session
+
+    async def send(self, request: UpstreamRequest, *, first_byte_timeout: float) -> UpstreamResponse:
+        """POST the request; returns once the status and headers are in."""
+        session = self._get_session()
+        host = urlsplit(request.url).hostname
+        try:
+            raw = await asyncio.wait_for(
+                session.post(request.url, data=request.body, headers=request.headers),
+                first_byte_timeout,
+            )
+        except asyncio.TimeoutError:
+            raise GatewayError(
+                ErrorKind.TIMEOUT, f"{host} sent no response headers within {first_byte_timeout:g} s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise connection_error(exc, host) from None
+        return UpstreamResponse(status=raw.status, headers=dict(raw.headers), raw=raw)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,162 @@
+"""The request path of a model call, read straight through:
+
+    parse → route → attempt/retry/failover → (stream guard) → render → log
+
+Each step raises `GatewayError`; this module turns it into the client API's own error shape,
+with the request id and retry hints in headers. Nothing here knows a wire format.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from interlink.core import ChatRequest, ErrorKind, GatewayError
+from interlink.protocols import ClientProtocol
+from interlink.routing.catalog import Catalog
+from interlink.routing.dispatch import Dispatcher, Outcome
+from interlink.server.streaming import FirstItem, StreamStats, relay
+
+log = logging.getLogger("interlink.request")
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class JSONBytesResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:24]
+
+
+async def read_json(request: Request) -> Any:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body exceeds {MAX_BODY_BYTES} bytes")
+    if not body:
+        raise GatewayError.invalid("request body is empty; expected a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise GatewayError.invalid(f"request body is not valid JSON: {exc}") from None
+
+
+def error_response(protocol: ClientProtocol, error: GatewayError, request_id: str, outcome: Outcome | None = None) -> Response:
+    status, body = protocol.render_error(error)
+    if isinstance(body.get("request_id", ""), str) and protocol.name == "anthropic":
+        body["request_id"] = request_id
+    headers = base_headers(request_id, outcome)
+    if not error.retryable:
+        headers["x-should-retry"] = "false"
+    if error.retry_after is not None:
+        headers["retry-after"] = str(max(int(error.retry_after + 0.999), 0))
+        headers["retry-after-ms"] = str(int(error.retry_after * 1000))
+    return JSONBytesResponse(body, status_code=status, headers=headers)
+
+
+def base_headers(request_id: str, outcome: Outcome | None) -> dict[str, str]:
+    headers = {"request-id": request_id, "x-request-id": request_id}
+    if outcome is not None:
+        if outcome.attempts:
+            headers["interlink-attempts"] = ",".join(str(a) for a in outcome.attempts)
+        if outcome.dropped:
+            headers["interlink-dropped"] = ",".join(sorted(set(outcome.dropped)))
+    return headers
+
+
+class Pipeline:
+    def __init__(self, catalog: Catalog, dispatcher: Dispatcher, *, keepalive_seconds: float) -> None:
+        self.catalog = catalog
+        self.dispatcher = dispatcher
+        self.keepalive_seconds = keepalive_seconds
+
+    async def handle(self, request: Request, protocol: ClientProtocol) -> Response:
+        request_id = new_request_id()
+        started = time.monotonic()
+        chat: ChatRequest | None = None
+        try:
+            chat = protocol.parse_request(await read_json(request), request.headers)
+            route = self.catalog.resolve(chat.model)
+            if chat.stream:
+                return await self._stream(protocol, chat, route, request_id, started)
+            response, outcome = await self.dispatcher.complete(chat, route)
+        except GatewayError as error:
+            self._log(request_id, protocol, chat, started, error=error)
+            outcome = getattr(error, "outcome", None)
+            return error_response(protocol, _public(error), request_id, outcome)
+        body = protocol.render_response(response, chat)
+        headers = base_headers(request_id, outcome)
+        _report_ignored(chat, headers)
+        self._log(request_id, protocol, chat, started, outcome=outcome, usage=response.usage)
+        return JSONBytesResponse(body, headers=headers)
+
+    async def _stream(self, protocol, chat, route, request_id, started) -> Response:  # type: ignore[no-untyped-def]
+        outcome = Outcome()
+        first = FirstItem(self.dispatcher.stream(chat, route, outcome))
+        # Headers wait for the first upstream item only up to one keepalive interval: a quick
+        # failure still gets a real HTTP status, a slow upstream gets pings instead of silence.
+        if await first.wait(self.keepalive_seconds) and first.task.exception() is not None:
+            error = first.task.exception()
+            if isinstance(error, GatewayError):
+                raise error
+            if isinstance(error, StopAsyncIteration):
+                raise GatewayError(ErrorKind.CONNECTION, "the upstream stream produced nothing")
+            raise error
+        stats = StreamStats()
+        headers = base_headers(request_id, outcome)
+        _report_ignored(chat, headers)
+        headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
+
+        def done() -> None:
+            self._log(request_id, protocol, chat, started, outcome=outcome, usage=stats.usage, error=stats.error)
+
+        body = relay(
+            first,
+            protocol.stream_encoder(chat),
+            keepalive_seconds=self.keepalive_seconds,
+            total_seconds=route.timeouts.total,
+            stats=stats,
+            on_done=done,
+        )
+        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+    def _log(self, request_id, protocol, chat, started, *, outcome=None, usage=None, error=None) -> None:  # type: ignore[no-untyped-def]
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "api": protocol.name,
+            "model": chat.model if chat else None,
+            "stream": chat.stream if chat else None,
+            "ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        if outcome is not None:
+            fields["attempts"] = [str(a) for a in outcome.attempts]
+            if outcome.dropped:
+                fields["dropped"] = outcome.dropped
+        if usage is not None:
+            fields["usage"] = {"input": usage.input_tokens, "output": usage.output_tokens,
+                               "cache_read": usage.cache_read_tokens, "cache_write": usage.cache_write_tokens}
+        if error is not None:
+            fields["error"] = {"kind": error.kind.value, "status": error.status, "message": error.message}
+        log.info("request", extra={"fields": fields})
+
+
+def _report_ignored(chat: ChatRequest, headers: dict[str, str]) -> None:
+    if chat.ignored:
+        headers["interlink-ignored"] = ",".join(sorted(set(chat.ignored)))
+
+
+def _public(error: GatewayError) -> GatewayError:
+    """Upstream errors name where they came from, so a person knows which hop failed."""
+    if error.provider and not error.message.startswith("upstream "):
+        error.message = f"upstream {error.provider}: {error.message}"
+    return error

@@ -1,0 +1,116 @@
+"""Relaying an upstream stream to the client: encode, keep alive, end correctly.
+
+Every stream the gateway starts ends with the client API's terminal event: the upstream's own,
+or, when the upstream fails or goes silent after the first byte, the API's error event. While
+the upstream is silent the client gets keepalives. Same-API streams are relayed event for event
+as the upstream sent them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+from interlink.core import ErrorKind, Event, GatewayError, ResponseDelta, StreamError, Usage
+from interlink.protocols import StreamEncoder
+from interlink.routing.dispatch import StreamItem
+
+log = logging.getLogger("interlink.stream")
+
+
+class StreamStats:
+    """What the relay saw, for the request's log line and usage record."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.error: GatewayError | None = None
+        self.completed = False
+        self.disconnected = False
+
+    def observe(self, event: Event) -> None:
+        if isinstance(event, ResponseDelta) and event.usage is not None:
+            self.usage = event.usage
+        elif isinstance(event, StreamError):
+            self.error = event.error
+
+
+class FirstItem:
+    """The first upstream item, fetched before the response headers are sent (so that a quick
+    failure still gets a real HTTP status) and handed to the relay with the rest."""
+
+    def __init__(self, items: AsyncIterator[StreamItem]) -> None:
+        self.items = items
+        self.task: asyncio.Future[StreamItem] = asyncio.ensure_future(items.__anext__())
+
+    async def wait(self, seconds: float) -> bool:
+        """True when the first item (or its error) is in within `seconds`."""
+        done, _ = await asyncio.wait({self.task}, timeout=seconds)
+        return bool(done)
+
+
+async def relay(
+    first: FirstItem,
+    encoder: StreamEncoder,
+    *,
+    keepalive_seconds: float,
+    total_seconds: float,
+    stats: StreamStats,
+    on_done: Callable[[], None] | None = None,
+) -> AsyncIterator[bytes]:
+    """Bytes for the client. Cancelling the consumer (client gone) closes the upstream at once."""
+    items, pending = first.items, first.task
+    deadline = time.monotonic() + total_seconds
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(items.__anext__())
+            remaining = deadline - time.monotonic()
+            done, _ = await asyncio.wait({pending}, timeout=min(keepalive_seconds, max(remaining, 0)))
+            if not done:
+                if time.monotonic() >= deadline:
+                    error = GatewayError(ErrorKind.TIMEOUT, f"the response took longer than {total_seconds:g} s")
+                    yield _encode(None, [StreamError(error)], encoder, stats)
+                    break
+                yield encoder.keepalive()
+                continue
+            task, pending = pending, None
+            try:
+                raw, events = task.result()
+            except StopAsyncIteration:
+                break
+            except GatewayError as error:
+                raw, events = None, [StreamError(error)]
+            out = _encode(raw, events, encoder, stats)
+            if out:
+                yield out
+            if stats.error is not None:
+                break
+        stats.completed = True
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await pending
+        await items.aclose()
+        if not stats.completed:
+            stats.disconnected = True
+            log.info("client disconnected; upstream request cancelled")
+        if on_done is not None:
+            on_done()
+
+
+def _encode(raw, events: list[Event], encoder: StreamEncoder, stats: StreamStats) -> bytes:  # type: ignore[no-untyped-def]
+    """The encoder sees every event, so it can always close the stream correctly; for a
+    same-API stream the upstream's own bytes go out instead of the encoder's."""
+    parts = []
+    for event in events:
+        stats.observe(event)
+        encoded = encoder.encode(event)
+        if raw is None:
+            parts.append(encoded)
+    if raw is not None:
+        parts.append(raw.encode())
+    return b"".join(parts)

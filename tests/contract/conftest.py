@@ -1,0 +1,125 @@
+"""A real `interlink serve` process in front of the upstream emulator, for contract tests.
+
+Both run as subprocesses on free 127.0.0.1 ports. The gateway's config exposes one public model
+per upstream API, so each test picks its translation path by model name.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+UPSTREAMS = {"via-anthropic": "anthropic", "via-chat": "openai-chat", "via-responses": "openai-responses"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"process exited with {proc.returncode}:\n{out}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@dataclass
+class Stack:
+    gateway: str
+    emulator: str
+    log: Path
+
+    def upstream_requests(self) -> list[dict]:
+        return httpx.get(f"{self.emulator}/_emu/requests").json()
+
+    def reset(self) -> None:
+        httpx.post(f"{self.emulator}/_emu/reset")
+
+    def gateway_log(self) -> str:
+        return self.log.read_text()
+
+
+def start_emulator(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "interlink.testing.emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    wait_ready(f"http://127.0.0.1:{port}/health", proc)
+    return proc
+
+
+def write_config(path: Path, emulator: str, extra: str = "") -> None:
+    path.write_text(
+        f"""
+providers:
+  emu-anthropic: {{kind: anthropic, base_url: "{emulator}", api_key: "${{EMU_KEY:-sk-emu}}"}}
+  emu-chat: {{kind: openai-chat, base_url: "{emulator}/v1", api_key: sk-emu}}
+  emu-responses: {{kind: openai-responses, base_url: "{emulator}/v1", api_key: sk-emu}}
+models:
+  via-anthropic: {{provider: emu-anthropic, model: claude-emu}}
+  via-chat: {{provider: emu-chat, model: gpt-emu}}
+  via-responses: {{provider: emu-responses, model: gpt-emu-responses}}
+{extra}
+defaults:
+  retry: {{attempts: 3, budget_seconds: 20, backoff_base: 0.05, backoff_max: 0.2}}
+  keepalive_seconds: 15
+"""
+    )
+
+
+def start_gateway(config: Path, port: int, log: Path) -> subprocess.Popen:
+    handle = log.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "interlink.cli.main", "serve", "--config", str(config), "--port", str(port)],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    wait_ready(f"http://127.0.0.1:{port}/health", proc)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("stack")
+    emu_port, gw_port = free_port(), free_port()
+    emulator = start_emulator(emu_port)
+    emu_url = f"http://127.0.0.1:{emu_port}"
+    write_config(root / "interlink.yaml", emu_url)
+    log = root / "gateway.log"
+    try:
+        gateway = start_gateway(root / "interlink.yaml", gw_port, log)
+    except Exception:
+        stop(emulator)
+        raise
+    yield Stack(gateway=f"http://127.0.0.1:{gw_port}", emulator=emu_url, log=log)
+    stop(gateway)
+    stop(emulator)
