@@ -37,7 +37,8 @@ async def emu():
 
 
 def claude(emu, **kw) -> anthropic.AsyncAnthropic:
-    return anthropic.AsyncAnthropic(base_url=emu.base_url, api_key="sk-test", max_retries=kw.pop("max_retries", 0), **kw)
+    return anthropic.AsyncAnthropic(base_url=emu.base_url, api_key="sk-test",
+                                    max_retries=kw.pop("max_retries", 0), **kw)
 
 
 def gpt(emu, **kw) -> openai.AsyncOpenAI:
@@ -86,7 +87,8 @@ async def test_anthropic_tool_turn_then_final_turn_on_beta_path(emu):
 
 async def test_anthropic_stream_grammar_on_the_wire(emu):
     async with raw(emu) as http:
-        r = await http.post("/v1/messages", json={"model": "c", "max_tokens": 9, "stream": True, "tools": ANTHROPIC_TOOLS,
+        r = await http.post("/v1/messages", json={"model": "c", "max_tokens": 9, "stream": True,
+                                                  "tools": ANTHROPIC_TOOLS,
                                                   "messages": [{"role": "user", "content": "x"}]})
     events = [line[7:] for line in r.text.splitlines() if line.startswith("event: ")]
     assert events[0] == "message_start" and events[-2:] == ["message_delta", "message_stop"]
@@ -284,7 +286,8 @@ def test_arguments_follow_the_schema():
     schema = {"properties": {"a": {"type": "integer"}, "b": {"type": ["boolean", "null"]}, "c": {"type": "string"},
                              "d": {"enum": ["x", "y"]}}, "required": ["a", "b", "d"]}
     assert arguments_for(schema) == {"a": 1, "b": True, "d": "x"}
-    assert arguments_for({"properties": {"path": {"type": "string"}, "n": {"type": "number"}}}) == {"path": "echo hello"}
+    first_only = {"properties": {"path": {"type": "string"}, "n": {"type": "number"}}}
+    assert arguments_for(first_only) == {"path": "echo hello"}
     assert arguments_for({"type": "object"}) == {}
 
 
@@ -317,11 +320,11 @@ async def test_status_529_shapes(emu):
 
 
 async def test_in_stream_errors_raise_in_every_sdk(emu):
-    with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
-        async with claude(emu).messages.stream(model="c@fault=in_stream_error_mid", max_tokens=50,
-                                               messages=[{"role": "user", "content": "x" * 80}]) as stream:
-            await stream.get_final_message()
     for fault in ("in_stream_error_first", "in_stream_error_mid"):
+        with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
+            async with claude(emu).messages.stream(model=f"c@fault={fault}", max_tokens=50,
+                                                   messages=[{"role": "user", "content": "x" * 80}]) as stream:
+                await stream.get_final_message()
         with pytest.raises(openai.APIError, match="Sorry about that"):
             async with gpt(emu).chat.completions.stream(model=f"g@fault={fault}",
                                                         messages=[{"role": "user", "content": "x" * 80}]) as stream:
@@ -347,6 +350,21 @@ async def test_stream_cut_faults_on_the_wire(emu):
             half.json()
 
 
+async def test_stream_faults_on_non_stream_requests(emu):
+    body = {"model": "g", "messages": [{"role": "user", "content": "q"}]}
+    async with raw(emu) as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.post("/v1/chat/completions", json=body, headers={"x-emu-fault": "close_mid_stream"})
+        slow = await http.post("/v1/chat/completions", json=body,
+                               headers={"x-emu-fault": "stall_mid_stream", "x-emu-stall-s": "0.2"})
+        assert slow.json()["object"] == "chat.completion"
+        overloaded = await http.post("/v1/messages", json={"max_tokens": 5, **body},
+                                     headers={"x-emu-fault": "in_stream_error_mid"})
+        assert overloaded.status_code == 529 and overloaded.json()["error"]["type"] == "overloaded_error"
+        typo = await http.post("/v1/chat/completions", json=body, headers={"x-emu-fault": "status_42"})
+        assert typo.status_code == 400 and "unknown emulator fault" in typo.json()["error"]["message"]
+
+
 async def test_connection_faults_and_stalls(emu):
     async with raw(emu) as http:
         with pytest.raises(httpx.RemoteProtocolError):
@@ -367,8 +385,8 @@ async def test_control_endpoints_for_out_of_process_use(emu):
     async with raw(emu) as http:
         assert (await http.post("/_emu/fault", json={"name": "status_500", "times": 1})).status_code == 200
         assert (await http.post("/_emu/fault", json={"name": "nope"})).status_code == 400
-        failed = await http.post("/v1/chat/completions", json={"model": "g", "messages": [{"role": "user", "content": "a"}]},
-                                 headers={"authorization": "Bearer sk-1"})
+        failed = await http.post("/v1/chat/completions", headers={"authorization": "Bearer sk-1"},
+                                 json={"model": "g", "messages": [{"role": "user", "content": "a"}]})
         assert failed.status_code == 500 and failed.json()["error"]["type"] == "server_error"
         listed = (await http.get("/_emu/requests")).json()
         assert listed[-1]["path"] == "/v1/chat/completions" and listed[-1]["headers"]["authorization"] == "Bearer sk-1"
@@ -411,7 +429,8 @@ async def test_many_concurrent_streams(emu):
     client = claude(emu)
 
     async def one(i: int) -> str:
-        async with client.messages.stream(model="c", max_tokens=5, messages=[{"role": "user", "content": f"n{i}"}]) as s:
+        messages = [{"role": "user", "content": f"n{i}"}]
+        async with client.messages.stream(model="c", max_tokens=5, messages=messages) as s:
             return (await s.get_final_message()).content[0].text
 
     texts = await asyncio.gather(*(one(i) for i in range(20)))

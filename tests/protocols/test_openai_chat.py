@@ -257,6 +257,13 @@ def test_parse_tool_choice_strings(choice: str) -> None:
     assert parse(body({"role": "user", "content": "x"}, tool_choice=choice)).tool_choice.mode == choice
 
 
+def test_parse_allowed_tools_choice_is_reported() -> None:
+    choice = {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": []}}
+    request = parse(body({"role": "user", "content": "x"}, tool_choice=choice, store=True))
+    assert request.tool_choice.mode == "required"
+    assert request.ignored == ["tool_choice.allowed_tools.tools", "store"]
+
+
 def test_parse_keeps_passthrough_and_safety_identifier() -> None:
     raw = body({"role": "user", "content": "x"}, safety_identifier="sid", some_future_field=1)
     request = parse(raw, {"OpenAI-Beta": "assistants=v2", "Authorization": "Bearer secret"})

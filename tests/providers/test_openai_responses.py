@@ -462,3 +462,20 @@ def test_param_is_kept(shared_dir: Path) -> None:
         pytest.skip("no recorded body")
     error = CODEC.map_error(400, {}, sse.read_bytes(), settings=SETTINGS)
     assert error.kind == ErrorKind.INVALID_REQUEST and error.param == "temperature"
+
+
+def test_passthrough_drops_reasoning_packed_from_another_api() -> None:
+    foreign = Opaque("anthropic", "signature", "sig").encode()
+    raw = {
+        "model": "m",
+        "input": [
+            {"type": "reasoning", "id": "rs_a", "summary": [], "encrypted_content": foreign},
+            {"type": "reasoning", "id": "rs_b", "summary": [], "encrypted_content": "gAAAA-native"},
+            {"role": "user", "content": "next"},
+        ],
+    }
+    request = ChatRequest(model="m", messages=[], passthrough=Passthrough("openai-responses", raw, {}))
+    built = CODEC.build_request(request, upstream_model="gpt-up", settings=SETTINGS, stream=False)
+    body = orjson.loads(built.body)
+    assert [i.get("id") for i in body["input"]] == ["rs_b", None]
+    assert built.dropped == ["reasoning"]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from interlink.core import ChatRequest, ChatResponse, Event, GatewayError
+from interlink.sse import ServerSentEvent
 
 
 class StreamEncoder(Protocol):
@@ -23,6 +24,10 @@ class StreamEncoder(Protocol):
 
     def keepalive(self) -> bytes:
         """A frame clients ignore (Anthropic `ping`, an SSE comment for OpenAI)."""
+        ...
+
+    def passthrough(self, raw: ServerSentEvent) -> bytes:
+        """Bytes for an upstream event of this same API, relayed as is (same-API streams)."""
         ...
 
 

@@ -112,5 +112,5 @@ def _encode(raw, events: list[Event], encoder: StreamEncoder, stats: StreamStats
         if raw is None:
             parts.append(encoded)
     if raw is not None:
-        parts.append(raw.encode())
+        parts.append(encoder.passthrough(raw))
     return b"".join(parts)

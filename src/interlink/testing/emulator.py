@@ -17,9 +17,17 @@ of the first function tool; otherwise "Hello from the emulator (<api>): you said
 "Tool result received: <60 chars>". Thinking / reasoning on request, with signatures the emulator
 issues and (in strict mode) checks.
 
-Per-request knobs, as headers or as a model suffix (`model@fault=status_500,delay=5`):
-x-emu-fault / fault, x-emu-delay-ms / delay (ms after each content event), x-emu-stall-s / stall,
-x-emu-cache-read / cache (cached input tokens to report), x-emu-strict: anthropic / strict=anthropic.
+Per-request knobs, as headers or as a model suffix (`model@fault=status_500,delay=5`; the suffix is
+stripped from the echoed model): x-emu-fault / fault, x-emu-delay-ms / delay (ms after each content
+event), x-emu-stall-s / stall (default 30), x-emu-cache-read / cache (cached input tokens to report),
+x-emu-strict: anthropic / strict=anthropic. An unknown fault name is answered with a 400.
+
+Faults (`FAULTS`; queued with `set_fault`, which applies to model requests only, not count_tokens):
+refuse, reset_before_headers (TCP RST), stall_before_first_byte, status_400/429/500/503/529,
+and after 3 content events: close_mid_stream, truncate, stall_mid_stream, in_stream_error_mid,
+malformed_sse, truncated_json; in_stream_error_first before any content. On a non-stream request
+the stream faults cut, pause or break the JSON body instead, and in-stream errors become HTTP 529
+(Anthropic) / 500 (OpenAI).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import struct
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiohttp import web
@@ -48,6 +56,8 @@ STREAM_FAULTS = {"close_mid_stream", "truncate", "stall_mid_stream", "in_stream_
 FAULTS = frozenset({"refuse", "reset_before_headers", "stall_before_first_byte", *HTTP_FAULTS, *STREAM_FAULTS})
 FAULT_AFTER = 3  # content events written before a mid-stream fault strikes
 _ROUTES = {"/v1/messages": ANTHROPIC, "/v1/chat/completions": CHAT, "/v1/responses": RESPONSES}
+_KNOB_HEADERS = {"fault": "x-emu-fault", "delay": "x-emu-delay-ms", "stall": "x-emu-stall-s",
+                 "cache": "x-emu-cache-read", "strict": "x-emu-strict"}
 
 
 @dataclass
@@ -73,7 +83,6 @@ class Knobs:
     stall_s: float = 30.0
     cached: int = 0
     strict: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class Emulator:
@@ -186,22 +195,27 @@ class Emulator:
             rec = await self._record(request)
             if not isinstance(rec.body, dict):
                 return self._error(api, 400, "We could not parse the JSON body of your request.")
-            knobs = self._knobs(request, rec.body)
+            try:
+                knobs = self._knobs(request, rec.body)
+            except ValueError as exc:
+                return self._error(api, 400, f"emulator knobs: {exc}")
             rec.fault = knobs.fault
             return await self._answer(request, api, rec.body, knobs)
 
         return handler
 
     def _knobs(self, request: web.Request, body: dict[str, Any]) -> Knobs:
+        """Raises ValueError on a malformed knob, so a typo in a test fails loudly instead of passing."""
         model, _, suffix = str(body.get("model", "")).partition("@")
         spec = dict(part.partition("=")[::2] for part in suffix.split(",") if part)
-        for name in ("fault", "delay", "stall", "cache", "strict"):
-            header = request.headers.get(f"x-emu-{name}" + {"delay": "-ms", "stall": "-s", "cache": "-read"}.get(name, ""))
-            if header is not None:
-                spec[name] = header
+        for name, header in _KNOB_HEADERS.items():
+            if header in request.headers:
+                spec[name] = request.headers[header]
         knobs = Knobs(model=model, delay_ms=float(spec.get("delay", self.delay_ms)),
                       stall_s=float(spec.get("stall", self.stall_s)), cached=int(spec.get("cache", 0)),
                       strict=self.strict_anthropic or spec.get("strict") == "anthropic")
+        if spec.get("fault") and spec["fault"] not in FAULTS:
+            raise ValueError(f"unknown emulator fault {spec['fault']!r}")
         # header or suffix faults are one-shot and leave the queued ones for later requests
         knobs.fault = spec.get("fault") or (self._pending.popleft() if self._pending else None)
         return knobs
@@ -237,7 +251,7 @@ class Emulator:
                 return self._error(api, 400, problem)
         answer = script(conv, self.ids, self.signer, knobs.cached)
         if body.get("stream") is True:
-            return await self._stream(request, wire.stream_for(api, answer, knobs.model, self.ids, body), knobs)
+            return await self._stream(request, api, wire.stream_for(api, answer, knobs.model, self.ids, body), knobs)
         if fault in ("in_stream_error_first", "in_stream_error_mid"):
             return self._error(api, wire.in_stream_error_status(api))
         payload = json.dumps(wire.render(api, answer, knobs.model, self.ids, body), ensure_ascii=False).encode()
@@ -272,8 +286,8 @@ class Emulator:
         await resp.write_eof()
         return resp
 
-    async def _stream(self, request: web.Request, stream: wire.WireStream, knobs: Knobs) -> web.StreamResponse:
-        api = ANTHROPIC if isinstance(stream, wire.AnthropicStream) else CHAT
+    async def _stream(self, request: web.Request, api: str, stream: wire.WireStream,
+                      knobs: Knobs) -> web.StreamResponse:
         headers = self._headers(api, {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"})
         resp = web.StreamResponse(headers=headers)
         await resp.prepare(request)

@@ -45,7 +45,7 @@ from interlink.protocols.anthropic.render import (
     render_usage,
     signature_for,
 )
-from interlink.sse import encode_event
+from interlink.sse import ServerSentEvent, encode_event
 
 
 def frame(payload: dict[str, Any]) -> bytes:
@@ -72,6 +72,9 @@ class AnthropicStreamEncoder:
 
     def keepalive(self) -> bytes:
         return b"" if self.done else frame({"type": "ping"})
+
+    def passthrough(self, raw: ServerSentEvent) -> bytes:
+        return raw.encode()
 
     def encode(self, event: Event) -> bytes:
         if self.done:

@@ -67,7 +67,7 @@ def parse_request(body: Any, headers: Mapping[str, str]) -> ChatRequest:
     _parse_tools(obj, request)
     _parse_sampling(obj, request)
     _parse_output(obj, request)
-    request.ignored = [key for key in _UNREPRESENTABLE if obj.get(key) not in (None, False)]
+    request.ignored += [key for key in _UNREPRESENTABLE if obj.get(key) not in (None, False)]
     forwarded = {k.lower(): v for k, v in headers.items() if k.lower() == "openai-beta"}
     request.passthrough = Passthrough(api=API, body=obj, headers=forwarded)
     return request
@@ -278,7 +278,8 @@ def _tool_spec(tool: Any, path: str) -> ToolSpec:
 
 def _tool_choice(choice: Any, request: ChatRequest) -> ToolChoice:
     if isinstance(choice, str):
-        return ToolChoice(mode=one_of(choice, "tool_choice", ("none", "auto", "required")))  # type: ignore[arg-type]
+        mode = one_of(choice, "tool_choice", ("none", "auto", "required"))
+        return ToolChoice(mode=mode)  # type: ignore[arg-type]
     choice = check(choice, "tool_choice", dict)
     kind = one_of(choice.get("type"), "tool_choice.type", ("function", "allowed_tools"))
     if kind == "allowed_tools":

@@ -38,7 +38,7 @@ from interlink.protocols.openai_chat.render import (
     thinking_block,
     usage_json,
 )
-from interlink.sse import encode_comment, encode_event
+from interlink.sse import ServerSentEvent, encode_comment, encode_event
 
 
 class ChatStreamEncoder:
@@ -62,6 +62,13 @@ class ChatStreamEncoder:
 
     def keepalive(self) -> bytes:
         return b"" if self._done else encode_comment("keepalive")
+
+    def passthrough(self, raw: ServerSentEvent) -> bytes:
+        """The upstream's chunk as is, except the usage chunk the gateway asked for on the
+        client's behalf: a client that did not ask for usage may index `choices[0]`."""
+        if not self._include_usage and ('"choices":[]' in raw.data or '"choices": []' in raw.data):
+            return b""
+        return raw.encode()
 
     def encode(self, event: Event) -> bytes:
         if self._done:
@@ -133,7 +140,8 @@ class ChatStreamEncoder:
         return self._chunk({"reasoning_content": text})
 
     def _args(self, json: str) -> bytes:
-        return self._chunk({"tool_calls": [{"index": self._open_tool_index, "function": {"arguments": json}}]})
+        entry = {"index": self._open_tool_index, "function": {"arguments": json}}
+        return self._chunk({"tool_calls": [entry]})
 
     def _stop_block(self) -> bytes:
         thinking, self._thinking, self._open_tool_index = self._thinking, None, None

@@ -127,6 +127,8 @@ def _parse_other_item(item: dict[str, Any], kind: str, path: str, request: ChatR
 
 
 def _append(request: ChatRequest, role: str, blocks: list[Any], *, merge: bool) -> None:
+    if not blocks:
+        return  # an item with empty content adds nothing (and empty turns upset some upstreams)
     last = request.messages[-1] if request.messages else None
     if merge and last is not None and last.role == role:
         last.content.extend(blocks)

@@ -51,7 +51,7 @@ from interlink.protocols.openai_responses.render import (
     text_part,
     usage_object,
 )
-from interlink.sse import encode_comment, encode_event
+from interlink.sse import ServerSentEvent, encode_comment, encode_event
 
 
 @dataclass(slots=True)
@@ -84,6 +84,9 @@ class ResponsesStreamEncoder:
 
     def keepalive(self) -> bytes:
         return encode_comment("keepalive")
+
+    def passthrough(self, raw: ServerSentEvent) -> bytes:
+        return raw.encode()
 
     def encode(self, event: Event) -> bytes:
         if self._finished:

@@ -180,9 +180,8 @@ def _assistant(message: Message, preset: Preset, dropped: _Dropped) -> dict[str,
                     reasoning.append(block.text)
             case ToolCallBlock():
                 arguments = block.arguments if block.arguments.strip() else "{}"
-                calls.append(
-                    {"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}}
-                )
+                function = {"name": block.name, "arguments": arguments}
+                calls.append({"id": block.id, "type": "function", "function": function})
             case RawBlock(origin="openai-chat") if block.data.get("type") not in (None, "text"):
                 calls.append(block.data)  # a non-function tool call (e.g. custom) of this API
             case _:
@@ -257,14 +256,26 @@ def _reasoning(request: ChatRequest, body: dict[str, Any], preset: Preset, dropp
     config = request.reasoning
     if config is None:
         return
-    if config.effort:
-        if preset.supports_reasoning_effort:
-            body["reasoning_effort"] = config.effort
-        else:
-            dropped.add("reasoning_effort")
-    elif config.budget_tokens is not None or config.adaptive:
-        # Chat has no thinking budget; the server's default effort applies.
-        dropped.add("thinking_budget")
+    effort = config.effort or _effort_for(config.budget_tokens, config.enabled, config.adaptive)
+    if effort is None:
+        return
+    if preset.supports_reasoning_effort:
+        body["reasoning_effort"] = effort
+    else:
+        dropped.add("reasoning_effort")
+
+
+def _effort_for(budget: int | None, enabled: bool, adaptive: bool) -> str | None:
+    """Anthropic thinking -> an effort level, inverting LiteLLM's effort->budget table
+    (low 1024, medium 2048, high 4096; NOTES §4.1). Thinking switched off sends nothing, so
+    the model's default applies."""
+    if not enabled:
+        return None
+    if budget is None:
+        return "medium" if adaptive else None
+    if budget >= 4096:
+        return "high"
+    return "medium" if budget >= 2048 else "low"
 
 
 def _response_format(request: ChatRequest, body: dict[str, Any]) -> None:

@@ -71,13 +71,13 @@ def _completion_excludes_reasoning(
     return preset.completion_excludes_reasoning
 
 
-def stop_reason(finish: Any, has_tool_calls: bool, refused: bool = False) -> StopReason:
+def stop_reason(finish: Any, has_tool_calls: bool) -> StopReason:
+    """A `refusal` message with finish "stop" stays end_turn: only content_filter means the
+    response was cut off the way Anthropic's refusal stop reason does (NOTES §4.3)."""
     reason = _FINISH.get(finish, StopReason.END_TURN) if isinstance(finish, str) else StopReason.END_TURN
     # Some servers (Ollama, older vLLM) report "stop" after tool calls.
     if reason == StopReason.END_TURN and has_tool_calls:
         return StopReason.TOOL_USE
-    if reason == StopReason.END_TURN and refused:
-        return StopReason.REFUSAL
     return reason
 
 
@@ -115,16 +115,17 @@ def parse_response(body: bytes, *, settings: ProviderSettings) -> ChatResponse:
             ErrorKind.CONNECTION, f"upstream sent invalid JSON: {exc}", provider=settings.name
         ) from None
     if not isinstance(data, dict):
-        raise GatewayError(ErrorKind.CONNECTION, "upstream response is not a JSON object", provider=settings.name)
+        raise GatewayError(
+            ErrorKind.CONNECTION, "upstream response is not a JSON object", provider=settings.name
+        )
     if data.get("error"):
         raise error_from_payload(data, settings)
     choices = data.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
     content = _message_blocks(message)
-    refusal = message.get("refusal")
     has_calls = any(isinstance(b, ToolCallBlock) for b in content)
-    reason = stop_reason(choice.get("finish_reason"), has_calls, bool(refusal))
+    reason = stop_reason(choice.get("finish_reason"), has_calls)
     sequence = stop_sequence(choice)
     if sequence and reason == StopReason.END_TURN:
         reason = StopReason.STOP_SEQUENCE

@@ -84,7 +84,6 @@ class ChatStreamDecoder:
         self._last_key: tuple[str, Any] | None = None
         self._finish: str | None = None
         self._stop_sequence: str | None = None
-        self._refused = False
         self._usage: Usage | None = None
 
     # --- public interface -------------------------------------------------------------------
@@ -100,7 +99,8 @@ class ChatStreamDecoder:
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return self._fail(GatewayError(ErrorKind.CONNECTION, f"upstream sent a malformed chunk: {data[:200]}"))
+            message = f"upstream sent a malformed chunk: {data[:200]}"
+            return self._fail(GatewayError(ErrorKind.CONNECTION, message))
         if not isinstance(chunk, dict):
             return []
         if chunk.get("error") or event.event == "error":
@@ -158,7 +158,6 @@ class ChatStreamDecoder:
                 events += self._piece("text", content)
             refusal = delta.get("refusal")
             if isinstance(refusal, str) and refusal:
-                self._refused = True
                 events += self._piece("text", refusal)
             calls = delta.get("tool_calls")
             if isinstance(calls, list):
@@ -273,7 +272,7 @@ class ChatStreamDecoder:
         self._done = True
         events = self._close_live() + self._flush_pending()
         has_calls = any(call.state == "closed" for call in self._calls.values())
-        reason = stop_reason(self._finish, has_calls, self._refused)
+        reason = stop_reason(self._finish, has_calls)
         sequence = self._stop_sequence
         if sequence and reason == StopReason.END_TURN:
             reason = StopReason.STOP_SEQUENCE

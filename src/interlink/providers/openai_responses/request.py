@@ -17,6 +17,7 @@ from interlink.core import (
     ChatRequest,
     ImageBlock,
     Message,
+    Opaque,
     RawBlock,
     ReasoningBlock,
     ReasoningConfig,
@@ -41,7 +42,7 @@ def build_request(
     dropped: list[str] = []
     passthrough = request.passthrough
     if passthrough is not None and passthrough.api == API:
-        body = _passthrough_body(passthrough.body, upstream_model, stream)
+        body = _passthrough_body(passthrough.body, upstream_model, stream, dropped)
         headers.update(passthrough.headers)
     else:
         body = _translate(request, upstream_model, stream, dropped)
@@ -54,8 +55,14 @@ def build_request(
     )
 
 
-def _passthrough_body(raw: dict[str, Any], upstream_model: str, stream: bool) -> dict[str, Any]:
+def _passthrough_body(raw: dict[str, Any], upstream_model: str, stream: bool, dropped: list[str]) -> dict[str, Any]:
     body = dict(raw)
+    if isinstance(body.get("input"), list):
+        kept = [i for i in body["input"] if not _foreign_reasoning(i)]
+        if len(kept) != len(body["input"]):
+            # Reasoning another upstream produced (packed by the encoder) would be a 400 here.
+            dropped.append("reasoning")
+            body["input"] = kept
     body["model"] = upstream_model
     body["stream"] = stream
     # Nothing is stored upstream either: the client gets everything it needs for the next turn.
@@ -65,6 +72,14 @@ def _passthrough_body(raw: dict[str, Any], upstream_model: str, stream: bool) ->
         if _ENCRYPTED not in include:
             body["include"] = [*include, _ENCRYPTED]
     return body
+
+
+def _foreign_reasoning(item: Any) -> bool:
+    if not isinstance(item, dict) or item.get("type") != "reasoning":
+        return False
+    encrypted = item.get("encrypted_content")
+    opaque = Opaque.decode(encrypted) if isinstance(encrypted, str) else None
+    return opaque is not None and opaque.origin != API
 
 
 def _translate(request: ChatRequest, model: str, stream: bool, dropped: list[str]) -> dict[str, Any]:

@@ -84,7 +84,9 @@ def item_blocks(item: dict[str, Any]) -> list[Block]:
     """Blocks of one complete output item (a message may hold several text parts)."""
     kind = item.get("type")
     if kind == "reasoning":
-        return [ReasoningBlock(text=reasoning_text(item), opaque=reasoning_opaque(item), id=item.get("id"))]
+        text, opaque = reasoning_text(item), reasoning_opaque(item)
+        # An empty reasoning item (no summary, no encrypted content) carries nothing replayable.
+        return [ReasoningBlock(text=text, opaque=opaque, id=item.get("id"))] if text or opaque else []
     if kind == "message":
         blocks: list[Block] = []
         for part in item.get("content") or []:

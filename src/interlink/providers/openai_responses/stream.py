@@ -62,6 +62,7 @@ class _Slot:
     content_index: int | None = None
     text_parts: set[Any] = field(default_factory=set)
     """Part keys (summary/content index) that got deltas, so `.done` texts are not repeated."""
+    item_id: str | None = None
     reasoning_len: int = 0
     last_part: Any = None
     arguments: str = ""
@@ -202,8 +203,9 @@ class ResponsesStreamDecoder:
     def _item_added(self, index: int, item: dict[str, Any]) -> None:
         kind = item.get("type")
         slot = self._slot(index, kind)
-        if kind == "reasoning" and not slot.started_any:
-            self._op(index, "start", ReasoningBlock(id=item.get("id")))
+        if kind == "reasoning":
+            # Opened on its first text or at done: an empty reasoning item makes no block.
+            slot.item_id = item.get("id")
         elif kind == "function_call" and not slot.started_any:
             block = ToolCallBlock(id=str(item.get("call_id") or item.get("id") or ""), name=str(item.get("name") or ""))
             self._op(index, "start", block)
@@ -245,13 +247,12 @@ class ResponsesStreamDecoder:
         self._op(index, "stop")
 
     def _reasoning_done(self, index: int, slot: _Slot, item: dict[str, Any]) -> None:
-        if not slot.started_any:
-            self._op(index, "start", ReasoningBlock(id=item.get("id")))
-        if slot.reasoning_len == 0:
-            text = reasoning_text(item)
-            if text:
-                self._op(index, "delta", ReasoningDelta(text))
+        text = reasoning_text(item) if slot.reasoning_len == 0 else ""
         opaque = reasoning_opaque(item)
+        if not slot.started_any and (text or opaque):
+            self._op(index, "start", ReasoningBlock(id=item.get("id") or slot.item_id))
+        if text:
+            self._op(index, "delta", ReasoningDelta(text))
         if opaque is not None:
             self._op(index, "delta", SignatureDelta(opaque))
 
@@ -262,7 +263,7 @@ class ResponsesStreamDecoder:
         if from_done and key in slot.text_parts:
             return
         if not slot.started_any:
-            self._op(index, "start", ReasoningBlock())
+            self._op(index, "start", ReasoningBlock(id=slot.item_id))
         if slot.reasoning_len and key != slot.last_part:
             self._op(index, "delta", ReasoningDelta("\n\n"))
             slot.reasoning_len += 2
