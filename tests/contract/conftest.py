@@ -31,8 +31,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            raise RuntimeError(f"process exited with {proc.returncode}:\n{out}")
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
                 return
@@ -66,31 +65,38 @@ class Stack:
         return self.log.read_text()
 
 
-def start_emulator(port: int) -> subprocess.Popen:
+def start_emulator(port: int, *args: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "interlink.testing.emulator", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "interlink.testing.emulator", "--port", str(port), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_ready(f"http://127.0.0.1:{port}/health", proc)
     return proc
 
 
-def write_config(path: Path, emulator: str, extra: str = "") -> None:
+DEFAULTS = """
+defaults:
+  retry: {attempts: 3, budget_seconds: 20, backoff_base: 0.05, backoff_max: 0.2}
+  keepalive_seconds: 15
+"""
+
+
+def write_config(path: Path, emulator: str, *, providers: str = "", models: str = "", defaults: str = DEFAULTS) -> None:
+    """The three emulator-backed models, plus `providers`/`models` lines (indented two spaces)."""
     path.write_text(
         f"""
 providers:
   emu-anthropic: {{kind: anthropic, base_url: "{emulator}", api_key: "${{EMU_KEY:-sk-emu}}"}}
   emu-chat: {{kind: openai-chat, base_url: "{emulator}/v1", api_key: sk-emu}}
   emu-responses: {{kind: openai-responses, base_url: "{emulator}/v1", api_key: sk-emu}}
+{providers}
 models:
   via-anthropic: {{provider: emu-anthropic, model: claude-emu}}
   via-chat: {{provider: emu-chat, model: gpt-emu}}
   via-responses: {{provider: emu-responses, model: gpt-emu-responses}}
-{extra}
-defaults:
-  retry: {{attempts: 3, budget_seconds: 20, backoff_base: 0.05, backoff_max: 0.2}}
-  keepalive_seconds: 15
+{models}
+{defaults}
 """
     )
 
@@ -103,7 +109,11 @@ def start_gateway(config: Path, port: int, log: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    wait_ready(f"http://127.0.0.1:{port}/health", proc)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/health", proc)
+    except RuntimeError as exc:
+        stop(proc)
+        raise RuntimeError(f"{exc}\n--- gateway log ---\n{log.read_text()}") from None
     return proc
 
 

@@ -67,7 +67,7 @@ class Attempts:
 
     def failed(self, error: GatewayError) -> None:
         assert self._current is not None
-        error.provider = error.provider or self._current.provider.name
+        attribute(error, self._current)
         self._error = error
         self.outcome.attempts.append(Attempt(self._current.provider.name, _label(error)))
         if error.retryable:
@@ -154,7 +154,7 @@ class Dispatcher:
         codec, settings = deployment.codec, deployment.provider
         if response.status >= 400:
             raise codec.map_error(response.status, response.headers, body, settings=settings)
-        return codec.parse_response(body, settings=settings)
+        return _guarded(codec.parse_response, body, settings=settings)
 
     async def stream(self, request: ChatRequest, route: Route, outcome: Outcome) -> AsyncIterator[StreamItem]:
         attempts = Attempts(self, request, route, outcome, stream=True)
@@ -194,6 +194,26 @@ class Dispatcher:
         return response, items, buffer
 
 
+def _guarded(decode: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A codec that trips over malformed upstream data must not take the request down with a
+    500: what it could not read is a broken upstream response, retryable before commit."""
+    try:
+        return decode(*args, **kwargs)
+    except GatewayError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise GatewayError(ErrorKind.API_ERROR, f"the upstream sent a malformed response ({type(exc).__name__}: {exc})") from None
+
+
+def attribute(error: GatewayError, deployment: Deployment) -> GatewayError:
+    """Name the hop that failed, once: "upstream <provider>: <what happened>"."""
+    prefix = f"upstream {deployment.provider.name}: "
+    error.provider = deployment.provider.name
+    if not error.message.startswith(prefix):
+        error.message = prefix + error.message
+    return error
+
+
 def _key(deployment: Deployment) -> str:
     return f"{deployment.provider.name}/{deployment.upstream_model}"
 
@@ -230,12 +250,19 @@ async def _decode(response: UpstreamResponse, decoder: StreamDecoder, deployment
     terminal event becomes a `StreamError` item, so the client always gets a proper ending."""
     try:
         async for sse in response.events(deployment.idle_timeout):
-            yield (sse if relay_raw else None), decoder.feed(sse)
+            events = _guarded(decoder.feed, sse)
+            for event in events:
+                if isinstance(event, StreamError):
+                    attribute(event.error, deployment)
+            yield (sse if relay_raw else None), events
     except GatewayError as error:
-        error.provider = error.provider or deployment.provider.name
-        yield None, [StreamError(error)]
+        yield None, [StreamError(attribute(error, deployment))]
         return
-    yield None, decoder.close()
+    events = decoder.close()
+    for event in events:
+        if isinstance(event, StreamError):
+            attribute(event.error, deployment)
+    yield None, events
 
 
 async def _until_content(items: AsyncIterator[StreamItem]) -> list[StreamItem]:

@@ -51,8 +51,20 @@ class UpstreamResponse:
 
 
 def connection_error(exc: BaseException, host: str | None) -> GatewayError:
-    reason = str(exc) or type(exc).__name__
-    return GatewayError(ErrorKind.CONNECTION, f"connection to {host} failed: {reason}")
+    """A transport failure in words a person can act on, without library internals."""
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        reason = "the connection closed in the middle of the response"
+    elif isinstance(exc, aiohttp.ServerDisconnectedError):
+        reason = "the server closed the connection before answering"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        reason = f"cannot connect ({exc.os_error.strerror or 'refused'})" if exc.os_error else "cannot connect"
+    elif isinstance(exc, aiohttp.ClientOSError):
+        reason = f"the connection failed ({exc.strerror or 'reset'})"
+    elif isinstance(exc, aiohttp.ClientResponseError):
+        reason = f"the server sent an unreadable response ({exc.message})"
+    else:
+        reason = "the connection failed"
+    return GatewayError(ErrorKind.CONNECTION, f"{host}: {reason}")
 
 
 class Transport:

@@ -93,7 +93,7 @@ class Pipeline:
         except GatewayError as error:
             self._log(request_id, protocol, chat, started, error=error)
             outcome = getattr(error, "outcome", None)
-            return error_response(protocol, _public(error), request_id, outcome)
+            return error_response(protocol, error, request_id, outcome)
         body = protocol.render_response(response, chat)
         headers = base_headers(request_id, outcome)
         _report_ignored(chat, headers)
@@ -153,10 +153,3 @@ class Pipeline:
 def _report_ignored(chat: ChatRequest, headers: dict[str, str]) -> None:
     if chat.ignored:
         headers["interlink-ignored"] = ",".join(sorted(set(chat.ignored)))
-
-
-def _public(error: GatewayError) -> GatewayError:
-    """Upstream errors name where they came from, so a person knows which hop failed."""
-    if error.provider and not error.message.startswith("upstream "):
-        error.message = f"upstream {error.provider}: {error.message}"
-    return error

@@ -106,11 +106,13 @@ def _encode(raw, events: list[Event], encoder: StreamEncoder, stats: StreamStats
     """The encoder sees every event, so it can always close the stream correctly; for a
     same-API stream the upstream's own bytes go out instead of the encoder's."""
     parts = []
+    failed = False
     for event in events:
         stats.observe(event)
-        encoded = encoder.encode(event)
-        if raw is None:
-            parts.append(encoded)
-    if raw is not None:
-        parts.append(encoder.passthrough(raw))
+        parts.append(encoder.encode(event))
+        failed = failed or isinstance(event, StreamError)
+    # An event that ends the stream in error is always the gateway's own, well-formed one: the
+    # upstream's bytes may be what broke (malformed JSON), and the client must be able to read it.
+    if raw is not None and not failed:
+        return encoder.passthrough(raw)
     return b"".join(parts)

@@ -68,6 +68,7 @@ class RecordedRequest:
     headers: dict[str, str]  # keys lower-cased
     body: Any  # parsed JSON, or the raw text when it was not JSON
     fault: str | None = None
+    outcome: str | None = None  # streams: "complete", or "client_gone" when the reader hung up
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +84,7 @@ class Knobs:
     stall_s: float = 30.0
     cached: int = 0
     strict: bool = False
+    record: RecordedRequest | None = None
 
 
 class Emulator:
@@ -200,6 +202,7 @@ class Emulator:
             except ValueError as exc:
                 return self._error(api, 400, f"emulator knobs: {exc}")
             rec.fault = knobs.fault
+            knobs.record = rec
             return await self._answer(request, api, rec.body, knobs)
 
         return handler
@@ -288,6 +291,18 @@ class Emulator:
 
     async def _stream(self, request: web.Request, api: str, stream: wire.WireStream,
                       knobs: Knobs) -> web.StreamResponse:
+        try:
+            resp = await self._stream_frames(request, api, stream, knobs)
+        except (ConnectionResetError, asyncio.CancelledError):
+            if knobs.record is not None:
+                knobs.record.outcome = "client_gone"
+            raise
+        if knobs.record is not None and knobs.record.outcome is None:
+            knobs.record.outcome = "complete"
+        return resp
+
+    async def _stream_frames(self, request: web.Request, api: str, stream: wire.WireStream,
+                             knobs: Knobs) -> web.StreamResponse:
         headers = self._headers(api, {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"})
         resp = web.StreamResponse(headers=headers)
         await resp.prepare(request)

@@ -76,7 +76,11 @@ class AnthropicStreamDecoder:
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return []
+            # The official SDKs would raise on this event: end the stream with an error rather
+            # than relay or skip what the client cannot parse.
+            self.done = True
+            error = GatewayError(ErrorKind.API_ERROR, f"upstream sent a malformed event: {data[:200]}", provider=self.provider)
+            return [StreamError(error)]
         if not isinstance(payload, dict):
             return []
         kind = payload.get("type") or event.event

@@ -89,7 +89,11 @@ class ResponsesStreamDecoder:
         try:
             data = orjson.loads(event.data)
         except orjson.JSONDecodeError:
-            return []
+            # The official SDK would raise on this event: end the stream with an error rather
+            # than relay or skip what the client cannot parse.
+            self._finished = True
+            message = f"upstream sent a malformed event: {event.data[:200]}"
+            return [StreamError(GatewayError(ErrorKind.API_ERROR, message, provider=self._provider))]
         if not isinstance(data, dict):
             return []
         kind = data.get("type") or event.event or ""
