@@ -283,14 +283,15 @@ def test_decoder_tolerates_noise() -> None:
              ev({"type": "ping"}), ev({"type": "some_future_event"})]
     assert [e for n in noise for e in decoder.feed(n)] == []
 
+    events = decoder.feed(ev(MSG_START)) + decoder.feed(ev({"type": "message_stop"}))
+    response = assemble(events)
+    assert response.usage.input_tokens == 3
+
 
 def test_decoder_ends_the_stream_on_data_the_client_could_not_parse() -> None:
     decoder = CODEC.stream_decoder(settings=SETTINGS)
     (event,) = decoder.feed(ServerSentEvent(data="not json", event="content_block_delta"))
     assert type(event).__name__ == "StreamError" and "malformed" in event.error.message
-    events = decoder.feed(ev(MSG_START)) + decoder.feed(ev({"type": "message_stop"}))
-    response = assemble(events)
-    assert response.usage.input_tokens == 3
 
 
 # -- request building -----------------------------------------------------------------------
