@@ -123,7 +123,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     emu_port, gw_port = free_port(), free_port()
     emulator = start_emulator(emu_port)
     emu_url = f"http://127.0.0.1:{emu_port}"
-    write_config(root / "interlink.yaml", emu_url)
+    write_config(
+        root / "interlink.yaml",
+        emu_url,
+        providers=f'  emu-strict: {{kind: anthropic, base_url: "{emu_url}", headers: {{x-emu-strict: anthropic}}}}',
+        models="  strict-claude: {provider: emu-strict, model: claude-emu}",
+    )
     log = root / "gateway.log"
     try:
         gateway = start_gateway(root / "interlink.yaml", gw_port, log)

@@ -14,9 +14,10 @@ def test_health_head_and_models(stack: Stack) -> None:
     assert httpx.get(f"{stack.gateway}/health").json()["status"] == "ok"
     assert httpx.head(f"{stack.gateway}/").status_code == 200
     listed = openai.OpenAI(base_url=f"{stack.gateway}/v1", api_key="k").models.list()
-    assert {m.id for m in listed.data} == {"via-anthropic", "via-chat", "via-responses"}
+    expected = {"via-anthropic", "via-chat", "via-responses", "strict-claude"}
+    assert {m.id for m in listed.data} == expected
     page = anthropic.Anthropic(base_url=stack.gateway, api_key="k").models.list()
-    assert {m.id for m in page.data} == {"via-anthropic", "via-chat", "via-responses"}
+    assert {m.id for m in page.data} == expected
 
 
 def test_messages_beta_query_and_both_auth_styles(stack: Stack) -> None:

@@ -63,6 +63,23 @@ class DeploymentConfig(_Strict):
     weight: float = Field(default=1.0, gt=0)
 
 
+class SupportsConfig(_Strict):
+    """What the model accepts; unset fields keep the built-in default for the model."""
+
+    prefill: bool | None = None
+    thinking: bool | None = None
+    tools: bool | None = None
+    images: bool | None = None
+    parallel_tools: bool | None = None
+
+
+class ThinkingConfig(_Strict):
+    """Force extended thinking for this model name (a "-thinking" variant of an upstream model)."""
+
+    budget_tokens: int | None = Field(default=None, ge=1024)
+    effort: Literal["minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+
+
 class ModelConfig(_Strict):
     provider: str | None = None
     model: str | None = None
@@ -72,8 +89,16 @@ class ModelConfig(_Strict):
     retry: RetryConfig | None = None
     timeouts: TimeoutsConfig | None = None
     resume: bool = False
-    max_output_tokens: int | None = None
-    context_window: int | None = None
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    context_window: int | None = Field(default=None, gt=0)
+    supports: SupportsConfig | None = None
+    thinking: ThinkingConfig | None = None
+
+    def capability_overrides(self) -> dict[str, object]:
+        fields: dict[str, object] = {"max_output_tokens": self.max_output_tokens, "context_window": self.context_window}
+        if self.supports is not None:
+            fields.update(self.supports.model_dump())
+        return {k: v for k, v in fields.items() if v is not None}
 
 
 class DefaultsConfig(_Strict):

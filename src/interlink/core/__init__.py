@@ -32,6 +32,7 @@ from interlink.core.events import (
 from interlink.core.request import (
     ChatRequest,
     Message,
+    Passthrough,
     ReasoningConfig,
     ResponseFormat,
     ToolChoice,
@@ -53,6 +54,7 @@ __all__ = [
     "ImageBlock",
     "Message",
     "Opaque",
+    "Passthrough",
     "RawBlock",
     "ReasoningBlock",
     "ReasoningConfig",

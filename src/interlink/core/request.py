@@ -71,6 +71,9 @@ class Passthrough:
     api: str
     body: dict[str, Any]
     headers: dict[str, str]
+    overrides: frozenset[str] = frozenset()
+    """Parts the gateway changed ("messages", "max_tokens", "reasoning", "tools"): a provider
+    takes these from the internal request and everything else from `body`."""
 
 
 @dataclass(slots=True)

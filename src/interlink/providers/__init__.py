@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from interlink.core import ChatRequest, ChatResponse, Event, GatewayError
 from interlink.sse import ServerSentEvent
@@ -91,3 +91,17 @@ class ProviderCodec(Protocol):
     def map_error(
         self, status: int, headers: Mapping[str, str], body: bytes, *, settings: ProviderSettings
     ) -> GatewayError: ...
+
+
+def apply_overrides(
+    body: dict[str, Any], translated: dict[str, Any], overrides: frozenset[str], keys: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """A passthrough body with the parts the gateway changed (`Passthrough.overrides`, e.g. a
+    repaired history) taken from the translated body; everything else stays as the client sent."""
+    for name in overrides:
+        for key in keys.get(name, ()):
+            if key in translated:
+                body[key] = translated[key]
+            else:
+                body.pop(key, None)
+    return body

@@ -15,8 +15,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from interlink.core import ChatRequest, ChatResponse, ErrorKind, Event, GatewayError, ResponseStart, StreamError
+from interlink.core import ChatRequest, ChatResponse, ErrorKind, Event, GatewayError, ReasoningConfig, ResponseStart, StreamError
 from interlink.providers import StreamDecoder, UpstreamRequest
+from interlink.repair import Prepared, prepare
+from interlink.repair.reasoning_store import ReasoningStore
 from interlink.routing.breaker import Breakers
 from interlink.routing.catalog import Catalog, Deployment, Route
 from interlink.routing.retry import retry_delay
@@ -46,6 +48,9 @@ class Outcome:
     dropped: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first_token: float | None = None
+    repairs: str = ""
+    """What history repair did, e.g. "orphan_tool_call=1,trailing_assistant=1"."""
+    clamped: str | None = None
 
 
 class Attempts:
@@ -73,9 +78,25 @@ class Attempts:
         if error.retryable:
             self.d.breakers.failure(_key(self._current))
 
+    def _prepare(self, route: Route, deployment: Deployment) -> Prepared:
+        config = route.config
+        thinking = None
+        if config is not None and config.thinking is not None:
+            thinking = ReasoningConfig(enabled=True, budget_tokens=config.thinking.budget_tokens, effort=config.thinking.effort)
+        return prepare(
+            self.request,
+            upstream_model=deployment.upstream_model,
+            upstream_kind=deployment.provider.kind,
+            model_overrides=config.capability_overrides() if config is not None else None,
+            thinking=thinking,
+            store=self.d.store,
+        )
+
     def succeeded(self, upstream: UpstreamRequest) -> None:
         assert self._current is not None
         self._error = None
+        self.outcome.repairs = self._prepared.header()
+        self.outcome.clamped = self._prepared.clamped
         self.outcome.attempts.append(Attempt(self._current.provider.name, "ok"))
         self.outcome.deployment = self._current
         self.outcome.dropped = upstream.dropped
@@ -86,9 +107,12 @@ class Attempts:
         last: GatewayError | None = None
         for route, deployment in self.d.plan(self.route):
             self._current = deployment
+            # Repairs run per deployment: a failover may reach an upstream with other rules.
+            prepared = self._prepare(route, deployment)
             upstream = deployment.codec.build_request(
-                self.request, upstream_model=deployment.upstream_model, settings=deployment.provider, stream=self.stream
+                prepared.request, upstream_model=deployment.upstream_model, settings=deployment.provider, stream=self.stream
             )
+            self._prepared = prepared
             for number in range(route.retry.attempts):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -115,6 +139,7 @@ class Dispatcher:
         self.sleep = sleep or asyncio.sleep
         self.rng = random.Random()
         self.breakers = breakers or Breakers()
+        self.store = ReasoningStore()
 
     def plan(self, route: Route) -> list[tuple[Route, Deployment]]:
         """Deployments in try order: weighted shuffle of the route's, then each fallback's;
@@ -139,6 +164,7 @@ class Dispatcher:
                 attempts.failed(error)
                 continue
             attempts.succeeded(upstream)
+            self.store.remember(result.content)
             return result, outcome
         raise AssertionError("unreachable: Attempts raises when exhausted")
 

@@ -71,6 +71,10 @@ def base_headers(request_id: str, outcome: Outcome | None) -> dict[str, str]:
             headers["interlink-attempts"] = ",".join(str(a) for a in outcome.attempts)
         if outcome.dropped:
             headers["interlink-dropped"] = ",".join(sorted(set(outcome.dropped)))
+        if outcome.repairs:
+            headers["interlink-repairs"] = outcome.repairs
+        if outcome.clamped:
+            headers["interlink-max-tokens-clamped"] = outcome.clamped
     return headers
 
 
@@ -112,7 +116,7 @@ class Pipeline:
             if isinstance(error, StopAsyncIteration):
                 raise GatewayError(ErrorKind.CONNECTION, "the upstream stream produced nothing")
             raise error
-        stats = StreamStats()
+        stats = StreamStats(self.dispatcher.store.observer())
         headers = base_headers(request_id, outcome)
         _report_ignored(chat, headers)
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
@@ -142,6 +146,10 @@ class Pipeline:
             fields["attempts"] = [str(a) for a in outcome.attempts]
             if outcome.dropped:
                 fields["dropped"] = outcome.dropped
+            if outcome.repairs:
+                fields["repairs"] = outcome.repairs
+            if outcome.clamped:
+                fields["max_tokens_clamped"] = outcome.clamped
         if usage is not None:
             fields["usage"] = {"input": usage.input_tokens, "output": usage.output_tokens,
                                "cache_read": usage.cache_read_tokens, "cache_write": usage.cache_write_tokens}

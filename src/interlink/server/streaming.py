@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 from interlink.core import ErrorKind, Event, GatewayError, ResponseDelta, StreamError, Usage
 from interlink.protocols import StreamEncoder
+from interlink.repair.reasoning_store import StreamObserver
 from interlink.routing.dispatch import StreamItem
 
 log = logging.getLogger("interlink.stream")
@@ -24,13 +25,16 @@ log = logging.getLogger("interlink.stream")
 class StreamStats:
     """What the relay saw, for the request's log line and usage record."""
 
-    def __init__(self) -> None:
+    def __init__(self, observer: StreamObserver | None = None) -> None:
+        self.observer = observer
         self.usage: Usage | None = None
         self.error: GatewayError | None = None
         self.completed = False
         self.disconnected = False
 
     def observe(self, event: Event) -> None:
+        if self.observer is not None:
+            self.observer.feed(event)
         if isinstance(event, ResponseDelta) and event.usage is not None:
             self.usage = event.usage
         elif isinstance(event, StreamError):
@@ -89,6 +93,8 @@ async def relay(
             if stats.error is not None:
                 break
         stats.completed = True
+        if stats.error is None and stats.observer is not None:
+            stats.observer.commit()
     finally:
         if pending is not None:
             pending.cancel()

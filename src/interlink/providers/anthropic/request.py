@@ -27,7 +27,7 @@ from interlink.core import (
     ToolResultBlock,
 )
 from interlink.core.content import CacheControl
-from interlink.providers import ProviderSettings, UpstreamRequest
+from interlink.providers import apply_overrides, ProviderSettings, UpstreamRequest
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -36,6 +36,13 @@ MIN_BUDGET = 1024
 EFFORT_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
 ANTHROPIC_EFFORTS = ("low", "medium", "high", "xhigh", "max")
 FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version")
+# Internal request parts → the body keys that carry them, for repaired passthrough requests.
+OVERRIDE_KEYS = {
+    "messages": ("messages", "system"),
+    "max_tokens": ("max_tokens",),
+    "reasoning": ("thinking", "temperature", "top_k", "top_p", "tool_choice"),
+    "tools": ("tools", "tool_choice"),
+}
 _CITATION_TYPES = {
     "char_location",
     "page_location",
@@ -63,6 +70,9 @@ def build_request(
         body = dict(passthrough.body)
         body["model"] = upstream_model
         body["stream"] = stream
+        if passthrough.overrides:
+            translated = _Translator(request, []).body(upstream_model, stream)
+            apply_overrides(body, translated, passthrough.overrides, OVERRIDE_KEYS)
         lowered = {k.lower(): v for k, v in passthrough.headers.items()}
         headers.update({k: lowered[k] for k in FORWARDED_HEADERS if k in lowered})
     else:

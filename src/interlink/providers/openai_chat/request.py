@@ -24,7 +24,7 @@ from interlink.core import (
     ToolResultBlock,
     ToolSpec,
 )
-from interlink.providers import Preset, ProviderSettings, UpstreamRequest
+from interlink.providers import apply_overrides, Preset, ProviderSettings, UpstreamRequest
 
 API = "openai-chat"
 
@@ -47,6 +47,9 @@ def build_request(
     dropped = _Dropped()
     if request.passthrough is not None and request.passthrough.api == API:
         body = _passthrough_body(request.passthrough.body, upstream_model, preset, stream)
+        if request.passthrough.overrides:
+            translated = _translated_body(request, upstream_model, preset, stream, _Dropped())
+            apply_overrides(body, translated, request.passthrough.overrides, OVERRIDE_KEYS)
         headers.update(request.passthrough.headers)
     else:
         body = _translated_body(request, upstream_model, preset, stream, dropped)
@@ -57,6 +60,15 @@ def build_request(
         stream=stream,
         dropped=list(dropped),
     )
+
+
+# Internal request parts → the body keys that carry them, for repaired passthrough requests.
+OVERRIDE_KEYS = {
+    "messages": ("messages",),
+    "max_tokens": ("max_tokens", "max_completion_tokens"),
+    "reasoning": ("reasoning_effort",),
+    "tools": ("tools", "tool_choice", "parallel_tool_calls"),
+}
 
 
 def _passthrough_body(raw: dict[str, Any], model: str, preset: Preset, stream: bool) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from interlink.core import (
     ToolCallBlock,
     ToolResultBlock,
 )
-from interlink.providers import ProviderSettings, UpstreamRequest
+from interlink.providers import apply_overrides, ProviderSettings, UpstreamRequest
 
 API = "openai-responses"
 _ENCRYPTED = "reasoning.encrypted_content"
@@ -43,6 +43,9 @@ def build_request(
     passthrough = request.passthrough
     if passthrough is not None and passthrough.api == API:
         body = _passthrough_body(passthrough.body, upstream_model, stream, dropped)
+        if passthrough.overrides:
+            translated = _translate(request, upstream_model, stream, [])
+            apply_overrides(body, translated, passthrough.overrides, OVERRIDE_KEYS)
         headers.update(passthrough.headers)
     else:
         body = _translate(request, upstream_model, stream, dropped)
@@ -53,6 +56,15 @@ def build_request(
         stream=stream,
         dropped=list(dict.fromkeys(dropped)),
     )
+
+
+# Internal request parts → the body keys that carry them, for repaired passthrough requests.
+OVERRIDE_KEYS = {
+    "messages": ("input", "instructions"),
+    "max_tokens": ("max_output_tokens",),
+    "reasoning": ("reasoning", "include"),
+    "tools": ("tools", "tool_choice", "parallel_tool_calls"),
+}
 
 
 def _passthrough_body(raw: dict[str, Any], upstream_model: str, stream: bool, dropped: list[str]) -> dict[str, Any]:
