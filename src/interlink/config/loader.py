@@ -80,6 +80,20 @@ def parse_config(data: Any, source: str) -> Config:
     if problems:
         raise ConfigError(source, problems)
     config.source = source
+    return with_service_defaults(config)
+
+
+def default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "interlink")
+
+
+def with_service_defaults(config: Config) -> Config:
+    """Fill the store settings from INTERLINK_* variables, then defaults, so every command
+    that takes the same config acts on the same store."""
+    config.database_url = config.database_url or os.environ.get("INTERLINK_DATABASE_URL") or None
+    config.redis_url = config.redis_url or os.environ.get("INTERLINK_REDIS_URL") or None
+    config.data_dir = config.data_dir or os.environ.get("INTERLINK_DATA_DIR") or default_data_dir()
     return config
 
 
@@ -102,7 +116,7 @@ def from_environment() -> Config:
         )
         for pattern in ("gpt-*", "o1*", "o3*", "o4*", "chatgpt-*"):
             models[pattern] = ModelConfig(provider="openai")
-    return Config(providers=providers, models=models, source="environment")
+    return with_service_defaults(Config(providers=providers, models=models, source="environment"))
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:

@@ -110,6 +110,17 @@ class DefaultsConfig(_Strict):
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = 4000
+    allow_open: bool = False
+    """Serve without API keys on an address other than 127.0.0.1 (otherwise refused at start)."""
+
+
+class PriceConfig(_Strict):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
 
 
 class Config(_Strict):
@@ -117,5 +128,13 @@ class Config(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    database_url: str | None = None
+    """SQLAlchemy async URL (postgresql+asyncpg://...); default SQLite in `data_dir`. Env: INTERLINK_DATABASE_URL."""
+    redis_url: str | None = None
+    """Shared rate limits across replicas (redis://...). Env: INTERLINK_REDIS_URL."""
+    data_dir: str | None = None
+    """Where the SQLite database lives. Env: INTERLINK_DATA_DIR; default a per-user data dir."""
+    pricing: dict[str, PriceConfig] = Field(default_factory=dict)
+    """Model name or pattern (upstream id or public name) → prices; overrides the built-in table."""
     source: str | None = Field(default=None, exclude=True)
     """Where this config came from (a file path or "environment"), for messages."""

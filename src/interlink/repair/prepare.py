@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from interlink.core import ChatRequest, ReasoningConfig
+from interlink.core import ChatRequest, ReasoningConfig, ToolSpec
 from interlink.repair.capabilities import Capabilities, capabilities_for
 from interlink.repair.history import repair_history
 from interlink.repair.limits import clamp_max_tokens, reconcile_thinking
 from interlink.repair.reasoning_store import ReasoningStore
+from interlink.repair.schemas import normalize_tool_schema
 
 
 @dataclass(slots=True)
@@ -49,6 +50,11 @@ def prepare(
     if repairs:
         out = replace(out, messages=messages, system=[*out.system, *moved_system])
         changed.add("messages")
+    tools, reshaped = _normalized_tools(out.tools, upstream_kind)
+    if reshaped:
+        repairs["tool_schema"] += reshaped
+        out = replace(out, tools=tools)
+        changed.add("tools")
     if not caps.tools and out.tools:
         repairs["tools_unsupported"] += 1
         out = replace(out, tools=[], tool_choice=None)
@@ -76,3 +82,15 @@ def _mid_conversation_system(request: ChatRequest, upstream_kind: str) -> bool:
         return False
     betas = next((v for k, v in passthrough.headers.items() if k.lower() == "anthropic-beta"), "")
     return "mid-conversation-system" in betas
+
+
+def _normalized_tools(tools: list[ToolSpec], kind: str) -> tuple[list[ToolSpec], int]:
+    out, count = [], 0
+    for tool in tools:
+        if tool.raw is not None:
+            out.append(tool)
+            continue
+        schema, changed = normalize_tool_schema(tool.parameters, kind)
+        count += changed
+        out.append(replace(tool, parameters=schema) if changed else tool)
+    return out, count
