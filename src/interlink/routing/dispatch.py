@@ -18,9 +18,11 @@ from typing import Any
 from interlink.core import ChatRequest, ChatResponse, ErrorKind, Event, GatewayError, ReasoningConfig, ResponseStart, StreamError
 from interlink.providers import StreamDecoder, UpstreamRequest
 from interlink.repair import Prepared, prepare
+from interlink.repair.capabilities import capabilities_for
 from interlink.repair.reasoning_store import ReasoningStore
 from interlink.routing.breaker import Breakers
 from interlink.routing.catalog import Catalog, Deployment, Route
+from interlink.routing.resume import Continuation
 from interlink.routing.retry import retry_delay
 from interlink.routing.transport import Transport, UpstreamResponse
 from interlink.sse import ServerSentEvent
@@ -51,6 +53,8 @@ class Outcome:
     repairs: str = ""
     """What history repair did, e.g. "orphan_tool_call=1,trailing_assistant=1"."""
     clamped: str | None = None
+    resumed: int = 0
+    """How often a broken text stream was continued (`resume: true`)."""
 
 
 class Attempts:
@@ -183,6 +187,33 @@ class Dispatcher:
         return _guarded(codec.parse_response, body, settings=settings)
 
     async def stream(self, request: ChatRequest, route: Route, outcome: Outcome) -> AsyncIterator[StreamItem]:
+        if route.config is None or not route.config.resume:
+            async for item in self._stream_once(request, route, outcome):
+                yield item
+            return
+        continuation = Continuation()
+        current = request
+        while True:
+            async for raw, events in self._stream_once(current, route, outcome):
+                if continuation.resumes:
+                    raw, events = None, continuation.splice(events)
+                failure = next((e for e in events if isinstance(e, StreamError)), None)
+                if failure is not None and continuation.can_resume(failure) and _accepts_prefill(outcome, route):
+                    kept = [e for e in events if not isinstance(e, StreamError)]
+                    for event in kept:
+                        continuation.observe(event)
+                    if kept:
+                        yield None, kept
+                    break
+                for event in events:
+                    continuation.observe(event)
+                yield raw, events
+            else:
+                return  # the stream ended: completed, or failed in a way that cannot be resumed
+            outcome.resumed += 1
+            current = continuation.request(request)
+
+    async def _stream_once(self, request: ChatRequest, route: Route, outcome: Outcome) -> AsyncIterator[StreamItem]:
         attempts = Attempts(self, request, route, outcome, stream=True)
         async for deployment, upstream, timeout in attempts:
             try:
@@ -238,6 +269,14 @@ def attribute(error: GatewayError, deployment: Deployment) -> GatewayError:
     if not error.message.startswith(prefix):
         error.message = prefix + error.message
     return error
+
+
+def _accepts_prefill(outcome: Outcome, route: Route) -> bool:
+    deployment = outcome.deployment
+    if deployment is None:
+        return False
+    overrides = route.config.capability_overrides() if route.config is not None else None
+    return capabilities_for(deployment.upstream_model, deployment.provider.kind, overrides).prefill
 
 
 def _key(deployment: Deployment) -> str:

@@ -338,7 +338,17 @@ def _reply(conv: Conversation, ids: Ids) -> tuple[str, ToolCall | None]:
     if results:
         return f"Tool result received: {_text_of(results[0].get('content'))[:60]}", None
     said = " ".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
-    return f"Hello from the emulator ({conv.api}): you said: {said[:60]}", None
+    text = f"Hello from the emulator ({conv.api}): you said: {said[:60]}"
+    return _continue_prefill(conv, text), None
+
+
+def _continue_prefill(conv: Conversation, text: str) -> str:
+    """A conversation ending in assistant text is a prefill: like the real API, continue it
+    instead of starting over (what a gateway resuming a broken stream relies on)."""
+    if not conv.messages or conv.messages[-1].role != "assistant":
+        return text
+    prefill = "".join(b.get("text") or "" for b in conv.messages[-1].blocks if b.get("type") == "text")
+    return text[len(prefill):] if prefill and text.startswith(prefill) else text
 
 
 def script(conv: Conversation, ids: Ids, signer: Signer, cached: int = 0) -> Answer:
