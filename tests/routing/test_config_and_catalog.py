@@ -85,3 +85,10 @@ def test_environment_providers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     route = Catalog(from_environment()).resolve("claude-sonnet-4-5")
     assert route.deployments[0].provider.base_url == "http://127.0.0.1:1"
+
+
+def test_unknown_preset_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"providers": {"p": {"kind": "openai-chat", "base_url": "http://x/v1", "preset": "deepsek"}}}, "f.yaml")
+    assert "providers.p.preset: unknown preset 'deepsek'" in info.value.problems[0]
+    assert "deepseek" in info.value.problems[0]

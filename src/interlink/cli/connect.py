@@ -54,6 +54,12 @@ def anthropic_base(url: str) -> str:
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
+def _pick(models: list[str], model: str | None) -> tuple[str, list[str]]:
+    """The selected model and every name to declare (the selected one always among them)."""
+    model = model or (models[0] if models else MODEL_PLACEHOLDER)
+    return model, models if model in models else [model, *models]
+
+
 # ------------------------------------------------------------------------------------- OpenCode
 def opencode_config(url: str, key: str, models: list[str], model: str | None = None) -> dict:
     """opencode.json with three providers, one per client API the gateway serves.
@@ -65,8 +71,7 @@ def opencode_config(url: str, key: str, models: list[str], model: str | None = N
     picks the API. Built-in providers need their models declared, or OpenCode only offers its
     catalogue's names.
     """
-    model = model or (models[0] if models else MODEL_PLACEHOLDER)
-    names = models or [model]
+    model, names = _pick(models, model)
     entries = {name: {"name": name, "tool_call": True} for name in names}
     base = openai_base(url)
     return {
@@ -93,8 +98,7 @@ def opencode_config(url: str, key: str, models: list[str], model: str | None = N
 # ---------------------------------------------------------------------------------------- Crush
 def crush_config(url: str, key: str, models: list[str], model: str | None = None) -> dict:
     """crush.json: one openai-compat provider and one anthropic provider on the gateway."""
-    model = model or (models[0] if models else MODEL_PLACEHOLDER)
-    names = models or [model]
+    model, names = _pick(models, model)
     entries = [{"id": n, "name": n, "context_window": 200000, "default_max_tokens": 32000} for n in names]
     return {
         "$schema": "https://charm.land/crush.json",

@@ -45,16 +45,21 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Start the gateway."""
-    import uvicorn
-
+    from interlink.local import LocalModelError, start_local
     from interlink.server.app import create_app
     from interlink.server.logs import setup_logging
+    from interlink.server.run import run_server
 
     settings = _load(config)
     setup_logging(log_level)
     log = logging.getLogger("interlink")
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
+    try:
+        local = start_local(settings)  # the built-in model, when wanted and installed
+    except LocalModelError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     if not settings.models:
         log.warning(
             "no models configured: model calls will answer 404 with a hint. "
@@ -66,16 +71,11 @@ def serve(
                           "config": settings.source, "models": sorted(settings.models),
                           "providers": sorted(settings.providers)}},
     )
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        log_level="warning",
-        access_log=False,
-        loop="auto",
-        http="auto",
-        timeout_graceful_shutdown=30,
-    )
+    try:
+        run_server(create_app(settings), host=bind_host, port=bind_port, drain_seconds=settings.server.drain_seconds)
+    finally:
+        if local is not None:
+            local.stop()
 
 
 @app.command()
@@ -112,6 +112,11 @@ def check_config(config: Annotated[str, typer.Argument(help="The YAML config fil
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+from interlink.cli import connect as _connect  # noqa: E402 - registers `interlink connect`
+
+_connect.register(app)
 
 
 def main() -> None:

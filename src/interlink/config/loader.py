@@ -48,6 +48,16 @@ def _interpolate(value: Any, path: str, problems: list[str]) -> Any:
 
 
 def _check_references(config: Config, problems: list[str]) -> None:
+    for name, provider in config.providers.items():
+        if provider.preset is None:
+            continue
+        if provider.kind != "openai-chat":
+            problems.append(f"providers.{name}.preset: presets describe OpenAI-compatible servers; use kind: openai-chat")
+            continue
+        try:
+            preset_module().get_preset(provider.preset)
+        except KeyError as exc:
+            problems.append(f"providers.{name}.preset: {exc.args[0]}")
     for name, model in config.models.items():
         targets = [d.provider for d in model.deployments] or ([model.provider] if model.provider else [])
         if not targets:
@@ -60,6 +70,13 @@ def _check_references(config: Config, problems: list[str]) -> None:
         for fallback in model.fallbacks:
             if fallback not in config.models:
                 problems.append(f"models.{name}.fallbacks: unknown model {fallback!r}")
+
+
+def preset_module():  # type: ignore[no-untyped-def]
+    """The presets table lives with the openai-chat provider; imported late to keep config light."""
+    import importlib
+
+    return importlib.import_module("interlink.providers.openai_chat.presets")
 
 
 def parse_config(data: Any, source: str) -> Config:

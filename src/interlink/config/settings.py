@@ -112,6 +112,8 @@ class ServerConfig(_Strict):
     port: int = 4000
     allow_open: bool = False
     """Serve without API keys on an address other than 127.0.0.1 (otherwise refused at start)."""
+    drain_seconds: float = Field(default=30.0, ge=0)
+    """On SIGTERM, how long streams in flight may finish before they get a terminal error event."""
 
 
 class PriceConfig(_Strict):
@@ -136,5 +138,10 @@ class Config(_Strict):
     """Where the SQLite database lives. Env: INTERLINK_DATA_DIR; default a per-user data dir."""
     pricing: dict[str, PriceConfig] = Field(default_factory=dict)
     """Model name or pattern (upstream id or public name) → prices; overrides the built-in table."""
+    local_model: bool | None = None
+    """The built-in local model (`local/smollm2`, SmolLM2-135M on llama.cpp; needs the `local` extra).
+    Unset (default): served when the config has no models (no file and no API keys), if installed.
+    true: served alongside the configured models (an error if not installed). false: never.
+    Env INTERLINK_LOCAL_MODEL=0/1 applies when this is unset."""
     source: str | None = Field(default=None, exclude=True)
     """Where this config came from (a file path or "environment"), for messages."""

@@ -1,13 +1,18 @@
-"""The Starlette application: endpoints, start-up and shutdown.
+"""The Starlette application: endpoints, start-up, config reload and shutdown.
 
-Model-call endpoints hand the request to `Pipeline` with the protocol of their path; the rest
-(`/v1/models`, `/health`, `HEAD /`, count_tokens) are answered here.
+`Gateway` holds everything that depends on the config (catalog, dispatcher, pipeline). A reload
+(SIGHUP) builds a new set and swaps it in one assignment: requests in flight keep the objects
+they started with, new ones get the new config, nothing is dropped. An invalid new config is
+reported and the old one kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
+import logging
+import signal
 import time
 from collections.abc import AsyncIterator
 
@@ -17,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from interlink import __version__
+from interlink.config import ConfigError, load_config
 from interlink.config.settings import Config
 from interlink.core import ErrorKind, GatewayError
 from interlink.core.tokens import estimate_input_tokens
@@ -25,6 +31,8 @@ from interlink.routing.catalog import Catalog
 from interlink.routing.dispatch import Dispatcher
 from interlink.routing.transport import Transport
 from interlink.server.pipeline import JSONBytesResponse, Pipeline, error_response, new_request_id, read_json
+
+log = logging.getLogger("interlink")
 
 # Client API → the paths it serves. A new protocol adds its package and one line here.
 PROTOCOL_PATHS = {
@@ -38,18 +46,54 @@ def load_protocol(package: str) -> ClientProtocol:
     return importlib.import_module(f"interlink.protocols.{package}").PROTOCOL
 
 
+class Gateway:
+    """The config-dependent state of a running server, swappable as a whole."""
+
+    def __init__(self, config: Config) -> None:
+        self.transport = Transport(connect_timeout=config.defaults.timeouts.connect)
+        self.stopping = asyncio.Event()
+        """Set when draining is over: open streams end with a terminal error event."""
+        self.started_at = int(time.time())
+        self.apply(config)
+
+    def apply(self, config: Config) -> None:
+        catalog = Catalog(config)
+        dispatcher = Dispatcher(catalog, self.transport)
+        previous = getattr(self, "pipeline", None)
+        if previous is not None:
+            # Learned state outlives a reload: breakers and stored reasoning stay meaningful.
+            dispatcher.breakers = previous.dispatcher.breakers
+            dispatcher.store = previous.dispatcher.store
+        self.config = config
+        self.pipeline = Pipeline(catalog, dispatcher, keepalive_seconds=config.defaults.keepalive_seconds, stopping=self.stopping)
+
+    def reload(self) -> bool:
+        """Re-read the config file; keep the running config when the new one is invalid."""
+        source = self.config.source
+        if not source or source in ("environment", "demo"):
+            log.warning("config reload asked, but this server was not started from a config file")
+            return False
+        try:
+            config = load_config(source)
+        except ConfigError as error:
+            log.error("config reload failed; keeping the running config", extra={"fields": {"problems": error.problems}})
+            return False
+        self.apply(config)
+        log.info("config reloaded", extra={"fields": {"config": source, "models": sorted(config.models)}})
+        return True
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+
 def create_app(config: Config) -> Starlette:
-    catalog = Catalog(config)
-    transport = Transport(connect_timeout=config.defaults.timeouts.connect)
-    dispatcher = Dispatcher(catalog, transport)
-    pipeline = Pipeline(catalog, dispatcher, keepalive_seconds=config.defaults.keepalive_seconds)
+    gateway = Gateway(config)
     anthropic = load_protocol("anthropic")
     openai_chat = load_protocol("openai_chat")
-    started_at = int(time.time())
 
     def model_endpoint(protocol: ClientProtocol):  # type: ignore[no-untyped-def]
         async def endpoint(request: Request) -> Response:
-            return await pipeline.handle(request, protocol)
+            return await gateway.pipeline.handle(request, protocol)
 
         return endpoint
 
@@ -57,29 +101,25 @@ def create_app(config: Config) -> Starlette:
         request_id = new_request_id()
         try:
             chat = anthropic.parse_count_tokens(await read_json(request), request.headers)
-            catalog.resolve(chat.model)
+            gateway.pipeline.catalog.resolve(chat.model)
         except GatewayError as error:
             return error_response(anthropic, error, request_id)
-        count = estimate_input_tokens(chat)
         headers = {"request-id": request_id, "interlink-token-count": "estimated"}
-        return JSONBytesResponse(anthropic.render_count_tokens(count), headers=headers)
+        return JSONBytesResponse(anthropic.render_count_tokens(estimate_input_tokens(chat)), headers=headers)
 
     async def models(request: Request) -> Response:
-        names = catalog.public_models()
+        names = gateway.pipeline.catalog.public_models()
         if "anthropic-version" in request.headers:
-            data = [
-                {"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"}
-                for n in names
-            ]
-            return JSONBytesResponse(
-                {"data": data, "has_more": False, "first_id": names[0] if names else None,
-                 "last_id": names[-1] if names else None}
-            )
-        data = [{"id": n, "object": "model", "created": started_at, "owned_by": "interlink"} for n in names]
-        return JSONBytesResponse({"object": "list", "data": data})
+            data = [{"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names]
+            first, last = (names[0], names[-1]) if names else (None, None)
+            return JSONBytesResponse({"data": data, "has_more": False, "first_id": first, "last_id": last})
+        created = gateway.started_at
+        return JSONBytesResponse(
+            {"object": "list", "data": [{"id": n, "object": "model", "created": created, "owned_by": "interlink"} for n in names]}
+        )
 
     async def health(request: Request) -> Response:
-        return JSONBytesResponse({"status": "ok", "version": __version__, "models": len(config.models)})
+        return JSONBytesResponse({"status": "ok", "version": __version__, "models": len(gateway.config.models)})
 
     async def root(request: Request) -> Response:
         return JSONBytesResponse({"name": "interlink", "version": __version__})
@@ -102,9 +142,14 @@ def create_app(config: Config) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, gateway.reload)
         yield
-        await transport.close()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGHUP)
+        await gateway.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.catalog = catalog
+    app.state.gateway = gateway
     return app

@@ -8,6 +8,7 @@ with the request id and retry hints in headers. Nothing here knows a wire format
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -79,10 +80,11 @@ def base_headers(request_id: str, outcome: Outcome | None) -> dict[str, str]:
 
 
 class Pipeline:
-    def __init__(self, catalog: Catalog, dispatcher: Dispatcher, *, keepalive_seconds: float) -> None:
+    def __init__(self, catalog: Catalog, dispatcher: Dispatcher, *, keepalive_seconds: float, stopping: asyncio.Event | None = None) -> None:
         self.catalog = catalog
         self.dispatcher = dispatcher
         self.keepalive_seconds = keepalive_seconds
+        self.stopping = stopping or asyncio.Event()
 
     async def handle(self, request: Request, protocol: ClientProtocol) -> Response:
         request_id = new_request_id()
@@ -130,6 +132,7 @@ class Pipeline:
             keepalive_seconds=self.keepalive_seconds,
             total_seconds=route.timeouts.total,
             stats=stats,
+            stopping=self.stopping,
             on_done=done,
         )
         return StreamingResponse(body, media_type="text/event-stream", headers=headers)

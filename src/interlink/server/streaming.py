@@ -62,17 +62,24 @@ async def relay(
     keepalive_seconds: float,
     total_seconds: float,
     stats: StreamStats,
+    stopping: asyncio.Event,
     on_done: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Bytes for the client. Cancelling the consumer (client gone) closes the upstream at once."""
+    """Bytes for the client. Cancelling the consumer (client gone) closes the upstream at once;
+    `stopping` (the server's drain time is over) ends the stream with a terminal error event."""
     items, pending = first.items, first.task
     deadline = time.monotonic() + total_seconds
+    stop = asyncio.ensure_future(stopping.wait())
     try:
         while True:
             if pending is None:
                 pending = asyncio.ensure_future(items.__anext__())
             remaining = deadline - time.monotonic()
-            done, _ = await asyncio.wait({pending}, timeout=min(keepalive_seconds, max(remaining, 0)))
+            done, _ = await asyncio.wait({pending, stop}, timeout=min(keepalive_seconds, max(remaining, 0)), return_when=asyncio.FIRST_COMPLETED)
+            if stop in done and pending not in done:
+                error = GatewayError(ErrorKind.UNAVAILABLE, "the gateway is shutting down; retry the request")
+                yield _encode(None, [StreamError(error)], encoder, stats)
+                break
             if not done:
                 if time.monotonic() >= deadline:
                     error = GatewayError(ErrorKind.TIMEOUT, f"the response took longer than {total_seconds:g} s")
@@ -96,6 +103,7 @@ async def relay(
         if stats.error is None and stats.observer is not None:
             stats.observer.commit()
     finally:
+        stop.cancel()
         if pending is not None:
             pending.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
