@@ -112,6 +112,8 @@ class ServerConfig(_Strict):
     port: int = 4000
     allow_open: bool = False
     """Serve without API keys on an address other than 127.0.0.1 (otherwise refused at start)."""
+    max_streams: int = Field(default=2000, ge=1)
+    """Open streams this process serves at once; more get a 503 that clients retry."""
     drain_seconds: float = Field(default=30.0, ge=0)
     """On SIGTERM, how long streams in flight may finish before they get a terminal error event."""
 

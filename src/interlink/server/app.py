@@ -65,7 +65,10 @@ class Gateway:
             dispatcher.breakers = previous.dispatcher.breakers
             dispatcher.store = previous.dispatcher.store
         self.config = config
-        self.pipeline = Pipeline(catalog, dispatcher, keepalive_seconds=config.defaults.keepalive_seconds, stopping=self.stopping)
+        self.pipeline = Pipeline(
+            catalog, dispatcher, keepalive_seconds=config.defaults.keepalive_seconds,
+            stopping=self.stopping, max_streams=config.server.max_streams,
+        )
 
     def reload(self) -> bool:
         """Re-read the config file; keep the running config when the new one is invalid."""

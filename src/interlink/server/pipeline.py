@@ -16,17 +16,20 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from interlink.core import ChatRequest, ErrorKind, GatewayError
 from interlink.protocols import ClientProtocol
 from interlink.routing.catalog import Catalog
 from interlink.routing.dispatch import Dispatcher, Outcome
-from interlink.server.streaming import FirstItem, StreamStats, relay
+from interlink.server.streaming import FirstItem, Relay, RelayResponse, StreamStats
 
 log = logging.getLogger("interlink.request")
 
-MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_BODY_BYTES = 32 * 1024 * 1024  # Anthropic's own limit for Messages requests
+BODY_READ_SECONDS = 60.0
+MAX_MESSAGES = 10_000
+MAX_TOOLS = 1_000
 
 
 class JSONBytesResponse(Response):
@@ -40,10 +43,32 @@ def new_request_id() -> str:
     return "req_" + uuid.uuid4().hex[:24]
 
 
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES, timeout: float = BODY_READ_SECONDS) -> bytes:
+    """The body, refused as soon as it is known to be too large, and never waited for forever
+    (a client that stops sending mid-body gets a 408, and its connection is not held)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+
+    async def collect() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(collect(), timeout)
+    except asyncio.TimeoutError:
+        raise GatewayError(ErrorKind.TIMEOUT, f"the request body did not arrive within {timeout:g} s", status=408, retryable=False) from None
+    return b"".join(chunks)
+
+
 async def read_json(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body exceeds {MAX_BODY_BYTES} bytes")
+    body = await read_body(request)
     if not body:
         raise GatewayError.invalid("request body is empty; expected a JSON object")
     try:
@@ -80,11 +105,16 @@ def base_headers(request_id: str, outcome: Outcome | None) -> dict[str, str]:
 
 
 class Pipeline:
-    def __init__(self, catalog: Catalog, dispatcher: Dispatcher, *, keepalive_seconds: float, stopping: asyncio.Event | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, dispatcher: Dispatcher, *, keepalive_seconds: float,
+        stopping: asyncio.Event | None = None, max_streams: int = 2000,
+    ) -> None:
         self.catalog = catalog
         self.dispatcher = dispatcher
         self.keepalive_seconds = keepalive_seconds
         self.stopping = stopping or asyncio.Event()
+        self.max_streams = max_streams
+        self.open_streams = 0
 
     async def handle(self, request: Request, protocol: ClientProtocol) -> Response:
         request_id = new_request_id()
@@ -92,6 +122,7 @@ class Pipeline:
         chat: ChatRequest | None = None
         try:
             chat = protocol.parse_request(await read_json(request), request.headers)
+            check_size(chat)
             route = self.catalog.resolve(chat.model)
             if chat.stream:
                 return await self._stream(protocol, chat, route, request_id, started)
@@ -107,6 +138,16 @@ class Pipeline:
         return JSONBytesResponse(body, headers=headers)
 
     async def _stream(self, protocol, chat, route, request_id, started) -> Response:  # type: ignore[no-untyped-def]
+        if self.open_streams >= self.max_streams:
+            raise GatewayError(ErrorKind.UNAVAILABLE, f"this gateway is serving its limit of {self.max_streams} streams; retry shortly", retry_after=1.0)
+        self.open_streams += 1
+        try:
+            return await self._open_stream(protocol, chat, route, request_id, started)
+        except BaseException:
+            self.open_streams -= 1
+            raise
+
+    async def _open_stream(self, protocol, chat, route, request_id, started) -> Response:  # type: ignore[no-untyped-def]
         outcome = Outcome()
         first = FirstItem(self.dispatcher.stream(chat, route, outcome))
         # Headers wait for the first upstream item only up to one keepalive interval: a quick
@@ -124,9 +165,10 @@ class Pipeline:
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
 
         def done() -> None:
+            self.open_streams -= 1
             self._log(request_id, protocol, chat, started, outcome=outcome, usage=stats.usage, error=stats.error)
 
-        body = relay(
+        relay = Relay(
             first,
             protocol.stream_encoder(chat),
             keepalive_seconds=self.keepalive_seconds,
@@ -135,7 +177,7 @@ class Pipeline:
             stopping=self.stopping,
             on_done=done,
         )
-        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+        return RelayResponse(relay, media_type="text/event-stream", headers=headers)
 
     def _log(self, request_id, protocol, chat, started, *, outcome=None, usage=None, error=None) -> None:  # type: ignore[no-untyped-def]
         fields: dict[str, Any] = {
@@ -159,6 +201,13 @@ class Pipeline:
         if error is not None:
             fields["error"] = {"kind": error.kind.value, "status": error.status, "message": error.message}
         log.info("request", extra={"fields": fields})
+
+
+def check_size(chat: ChatRequest) -> None:
+    if len(chat.messages) > MAX_MESSAGES:
+        raise GatewayError.invalid(f"too many messages: {len(chat.messages)} (limit {MAX_MESSAGES})", "messages")
+    if len(chat.tools) > MAX_TOOLS:
+        raise GatewayError.invalid(f"too many tools: {len(chat.tools)} (limit {MAX_TOOLS})", "tools")
 
 
 def _report_ignored(chat: ChatRequest, headers: dict[str, str]) -> None:

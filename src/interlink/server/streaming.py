@@ -13,6 +13,9 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.responses import StreamingResponse
 
 from interlink.core import ErrorKind, Event, GatewayError, ResponseDelta, StreamError, Usage
 from interlink.protocols import StreamEncoder
@@ -55,65 +58,101 @@ class FirstItem:
         return bool(done)
 
 
-async def relay(
-    first: FirstItem,
-    encoder: StreamEncoder,
-    *,
-    keepalive_seconds: float,
-    total_seconds: float,
-    stats: StreamStats,
-    stopping: asyncio.Event,
-    on_done: Callable[[], None] | None = None,
-) -> AsyncIterator[bytes]:
-    """Bytes for the client. Cancelling the consumer (client gone) closes the upstream at once;
-    `stopping` (the server's drain time is over) ends the stream with a terminal error event."""
-    items, pending = first.items, first.task
-    deadline = time.monotonic() + total_seconds
-    stop = asyncio.ensure_future(stopping.wait())
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(items.__anext__())
-            remaining = deadline - time.monotonic()
-            done, _ = await asyncio.wait({pending, stop}, timeout=min(keepalive_seconds, max(remaining, 0)), return_when=asyncio.FIRST_COMPLETED)
-            if stop in done and pending not in done:
-                error = GatewayError(ErrorKind.UNAVAILABLE, "the gateway is shutting down; retry the request")
-                yield _encode(None, [StreamError(error)], encoder, stats)
-                break
-            if not done:
-                if time.monotonic() >= deadline:
-                    error = GatewayError(ErrorKind.TIMEOUT, f"the response took longer than {total_seconds:g} s")
-                    yield _encode(None, [StreamError(error)], encoder, stats)
+class Relay:
+    """One client stream. Iterating it yields the bytes for the client; `close()` releases
+    everything (upstream connection, counters, log line) exactly once, whether the stream
+    finished, failed, or the client left before it even began."""
+
+    def __init__(
+        self,
+        first: FirstItem,
+        encoder: StreamEncoder,
+        *,
+        keepalive_seconds: float,
+        total_seconds: float,
+        stats: StreamStats,
+        stopping: asyncio.Event,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
+        self.items = first.items
+        self.pending: asyncio.Future[StreamItem] | None = first.task
+        self.encoder = encoder
+        self.keepalive_seconds = keepalive_seconds
+        self.total_seconds = total_seconds
+        self.stats = stats
+        self.stopping = stopping
+        self.on_done = on_done
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        deadline = time.monotonic() + self.total_seconds
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            while True:
+                if self.pending is None:
+                    self.pending = asyncio.ensure_future(self.items.__anext__())
+                timeout = min(self.keepalive_seconds, max(deadline - time.monotonic(), 0))
+                done, _ = await asyncio.wait({self.pending, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if stop in done and self.pending not in done:
+                    yield self._fail(GatewayError(ErrorKind.UNAVAILABLE, "the gateway is shutting down; retry the request"))
                     break
-                yield encoder.keepalive()
-                continue
-            task, pending = pending, None
-            try:
-                raw, events = task.result()
-            except StopAsyncIteration:
-                break
-            except GatewayError as error:
-                raw, events = None, [StreamError(error)]
-            out = _encode(raw, events, encoder, stats)
-            if out:
-                yield out
-            if stats.error is not None:
-                break
-        stats.completed = True
-        if stats.error is None and stats.observer is not None:
-            stats.observer.commit()
-    finally:
-        stop.cancel()
-        if pending is not None:
-            pending.cancel()
+                if not done:
+                    if time.monotonic() >= deadline:
+                        yield self._fail(GatewayError(ErrorKind.TIMEOUT, f"the response took longer than {self.total_seconds:g} s"))
+                        break
+                    yield self.encoder.keepalive()
+                    continue
+                task, self.pending = self.pending, None
+                try:
+                    raw, events = task.result()
+                except StopAsyncIteration:
+                    break
+                except GatewayError as error:
+                    raw, events = None, [StreamError(error)]
+                out = _encode(raw, events, self.encoder, self.stats)
+                if out:
+                    yield out
+                if self.stats.error is not None:
+                    break
+            self.stats.completed = True
+            if self.stats.error is None and self.stats.observer is not None:
+                self.stats.observer.commit()
+        finally:
+            stop.cancel()
+            await self.close()
+
+    def _fail(self, error: GatewayError) -> bytes:
+        return _encode(None, [StreamError(error)], self.encoder, self.stats)
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.pending is not None:
+            self.pending.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await pending
-        await items.aclose()
-        if not stats.completed:
-            stats.disconnected = True
+                await self.pending
+        await self.items.aclose()
+        if not self.stats.completed:
+            self.stats.disconnected = True
             log.info("client disconnected; upstream request cancelled")
-        if on_done is not None:
-            on_done()
+        if self.on_done is not None:
+            self.on_done()
+
+
+class RelayResponse(StreamingResponse):
+    """A streaming response that closes its relay even when the body never started (the client
+    left while the headers were on their way), so no upstream request outlives its client."""
+
+    def __init__(self, relay: Relay, **kwargs: Any) -> None:
+        super().__init__(relay.__aiter__(), **kwargs)
+        self.relay = relay
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.relay.close()
 
 
 def _encode(raw, events: list[Event], encoder: StreamEncoder, stats: StreamStats) -> bytes:  # type: ignore[no-untyped-def]
