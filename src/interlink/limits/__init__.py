@@ -179,7 +179,8 @@ def streams_refused(key_id: str, name: str | None, limit: int) -> GatewayError:
         )
     return GatewayError(
         ErrorKind.RATE_LIMIT,
-        f"rate limit: {limit} concurrent streams for {_who(key_id, name)} are already open; "
+        f"rate limit: {limit} concurrent {'stream' if limit == 1 else 'streams'} for {_who(key_id, name)} "
+        f"{'is' if limit == 1 else 'are'} already open; "
         f"retry in {_seconds(STREAM_RETRY_SECONDS)} or when one of them finishes",
         retry_after=STREAM_RETRY_SECONDS,
     )

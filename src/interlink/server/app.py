@@ -30,6 +30,7 @@ from interlink.protocols import ClientProtocol
 from interlink.routing.catalog import Catalog
 from interlink.routing.dispatch import Dispatcher
 from interlink.routing.transport import Transport
+from interlink.server.openapi import openapi_document
 from interlink.server.pipeline import JSONBytesResponse, Pipeline, error_response, new_request_id, read_json
 
 log = logging.getLogger("interlink")
@@ -127,13 +128,27 @@ def create_app(config: Config) -> Starlette:
     async def root(request: Request) -> Response:
         return JSONBytesResponse({"name": "interlink", "version": __version__})
 
-    async def not_found(request: Request) -> Response:
-        error = GatewayError(ErrorKind.NOT_FOUND, f"no such endpoint: {request.method} {request.url.path}")
-        return error_response(openai_chat, error, new_request_id())
+    async def openapi(request: Request) -> Response:
+        return JSONBytesResponse(openapi_document())
+
+    async def no_route(request: Request, exc: Exception) -> Response:
+        """Unknown paths and wrong methods, in the error shape of the API the path belongs to."""
+        path = request.url.path
+        shape = anthropic if path.startswith(("/v1/messages", "/messages")) else openai_chat
+        allowed = known_methods.get(path)
+        if allowed:
+            error = GatewayError(ErrorKind.INVALID_REQUEST, f"{request.method} is not allowed on {path}; use {', '.join(allowed)}",
+                                 status=405, code="method_not_allowed")
+            response = error_response(shape, error, new_request_id())
+            response.headers["allow"] = ", ".join(allowed)
+            return response
+        error = GatewayError(ErrorKind.NOT_FOUND, f"no such endpoint: {request.method} {path}")
+        return error_response(shape, error, new_request_id())
 
     routes = [
         Route("/", root, methods=["GET", "HEAD"]),
         Route("/health", health, methods=["GET", "HEAD"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/models", models, methods=["GET"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
@@ -141,7 +156,7 @@ def create_app(config: Config) -> Starlette:
     for package, paths in PROTOCOL_PATHS.items():
         protocol = load_protocol(package)
         routes += [Route(path, model_endpoint(protocol), methods=["POST"]) for path in paths]
-    routes.append(Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
+    known_methods = {route.path: sorted(route.methods or ()) for route in routes}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -153,6 +168,6 @@ def create_app(config: Config) -> Starlette:
             loop.remove_signal_handler(signal.SIGHUP)
         await gateway.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: no_route, 405: no_route})
     app.state.gateway = gateway
     return app

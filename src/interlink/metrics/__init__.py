@@ -1,0 +1,120 @@
+"""Prometheus metrics for `GET /metrics`.
+
+This package owns the metric names, their labels and the registry they live in. Each `Metrics`
+has its own `CollectorRegistry` (never the process-global default), so tests and several apps in
+one process do not collide on duplicate names.
+
+Exported series:
+
+    interlink_requests_total{api,model,status}          counter
+    interlink_errors_total{kind}                        counter
+    interlink_retries_total{provider}                   counter
+    interlink_tokens_total{model,kind}                  counter  kind: input|output|cache_read|cache_write|reasoning
+    interlink_request_duration_seconds{api}             histogram
+    interlink_time_to_first_token_seconds{api}          histogram
+    interlink_open_streams                              gauge
+
+Label cardinality is bounded: every series is kept in Prometheus (and in this process) forever,
+and model names arrive from clients. Names listed at construction (the config's models) are
+always kept; after `max_values` other distinct values a label collapses new ones to "other".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics", "TOKEN_KINDS", "OTHER"]
+
+TOKEN_KINDS = frozenset({"input", "output", "cache_read", "cache_write", "reasoning"})
+OTHER = "other"
+UNKNOWN = "unknown"
+
+# LLM calls run from a fraction of a second to many minutes; the default buckets stop at 10 s.
+_DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900)
+_TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120)
+
+
+class _BoundedLabel:
+    """Admits a label value until `limit` distinct values were seen; later ones become "other"."""
+
+    def __init__(self, known: Iterable[str] = (), limit: int = 200) -> None:
+        self._known = {str(v) for v in known}
+        self._seen: set[str] = set()
+        self._limit = limit
+
+    def __call__(self, value: object) -> str:
+        text = UNKNOWN if value is None or value == "" else str(value)
+        if text in self._known or text in self._seen:
+            return text
+        if len(self._seen) >= self._limit:
+            return OTHER
+        self._seen.add(text)
+        return text
+
+
+class Metrics:
+    """The gateway's Prometheus metrics, in a registry of their own.
+
+    `models` (the config's public model names) and `providers` are always admitted as label
+    values; `max_values` caps how many other distinct values any one label admits.
+    """
+
+    def __init__(self, *, models: Iterable[str] = (), providers: Iterable[str] = (), max_values: int = 200) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._api = _BoundedLabel(("anthropic", "openai-chat", "openai-responses"), limit=20)
+        self._model = _BoundedLabel(models, limit=max_values)
+        self._provider = _BoundedLabel(providers, limit=max_values)
+        self._status = _BoundedLabel(limit=60)
+        self._kind = _BoundedLabel(limit=40)
+        r = self.registry
+        self._requests = Counter(
+            "interlink_requests", "Requests answered, by client API, model and HTTP status.",
+            ("api", "model", "status"), registry=r,
+        )  # fmt: skip
+        self._errors = Counter("interlink_errors", "Errors by kind.", ("kind",), registry=r)
+        self._retries = Counter("interlink_retries", "Upstream retries by provider.", ("provider",), registry=r)
+        self._tokens = Counter("interlink_tokens", "Tokens by model and kind.", ("model", "kind"), registry=r)
+        self._duration = Histogram(
+            "interlink_request_duration_seconds", "Whole request latency.", ("api",),
+            buckets=_DURATION_BUCKETS, registry=r,
+        )  # fmt: skip
+        self._ttft = Histogram(
+            "interlink_time_to_first_token_seconds", "Time to the first streamed token.", ("api",),
+            buckets=_TTFT_BUCKETS, registry=r,
+        )  # fmt: skip
+        self._open_streams = Gauge("interlink_open_streams", "Streams being sent to clients now.", registry=r)
+
+    def request(self, api: str, model: str | None, status: int, latency_s: float, ttft_s: float | None = None) -> None:
+        """One finished request; `ttft_s` only when a first token was streamed."""
+        api_label = self._api(api)
+        self._requests.labels(api_label, self._model(model), self._status(status)).inc()
+        self._duration.labels(api_label).observe(max(0.0, latency_s))
+        if ttft_s is not None:
+            self._ttft.labels(api_label).observe(max(0.0, ttft_s))
+
+    def error(self, kind: object) -> None:
+        """`kind` is an `ErrorKind` or its value."""
+        self._errors.labels(self._kind(getattr(kind, "value", kind))).inc()
+
+    def retry(self, provider: str | None) -> None:
+        self._retries.labels(self._provider(provider)).inc()
+
+    def tokens(self, model: str | None, kind: str, n: int | None) -> None:
+        """Adds `n` tokens of `kind`; zero and None are skipped so absent usage adds no series."""
+        if kind not in TOKEN_KINDS:
+            # A programming error, not client input: fail loudly so it is caught in tests.
+            raise ValueError(f"token kind must be one of {sorted(TOKEN_KINDS)}, not {kind!r}")
+        if n:
+            self._tokens.labels(self._model(model), kind).inc(max(0, n))
+
+    def stream_opened(self) -> None:
+        self._open_streams.inc()
+
+    def stream_closed(self) -> None:
+        self._open_streams.dec()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition body and its content type, for `GET /metrics`."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
