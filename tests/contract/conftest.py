@@ -101,13 +101,19 @@ models:
     )
 
 
-def start_gateway(config: Path, port: int, log: Path) -> subprocess.Popen:
+def gateway_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a test gateway: its own SQLite store, no shared services unless asked."""
+    env = {k: v for k, v in os.environ.items() if k not in ("INTERLINK_DATABASE_URL", "INTERLINK_REDIS_URL", "INTERLINK_CONFIG")}
+    return {**env, "PYTHONUNBUFFERED": "1", "INTERLINK_DATA_DIR": str(data_dir), **extra}
+
+
+def start_gateway(config: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     handle = log.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "interlink.cli.main", "serve", "--config", str(config), "--port", str(port)],
         stdout=handle,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env or gateway_env(log.parent / "data"),
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/health", proc)

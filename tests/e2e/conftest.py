@@ -1,11 +1,12 @@
-"""Fixtures for the e2e suite: the installed clients, and one gateway + emulator for the session.
+"""Fixtures for the e2e suite: the installed clients, the emulator, a gateway per test.
 
 The clients are installed once per session by `install_clients.sh` into the cache dir. A client
 that cannot be installed here is skipped with the installer's output as the reason, except under
 CI=true, where a missing client fails the tests that need it (CI must prove the real clients work).
 
-The gateway is a real `interlink serve` subprocess (the contract suite's helpers) whose config adds
-one public model per e2e case, each routed to an upstream of a different API than its client's.
+The gateway is a real `interlink serve` subprocess per test (the contract suite's helpers), in front
+of one emulator for the session; its config adds one public model per e2e case, each routed to an
+upstream of a different API than its client's.
 Its first-token timeout is shorter than the emulator's stall, so `stall_before_first_byte` makes
 the gateway give up on that attempt and retry.
 """
@@ -91,27 +92,32 @@ class E2EStack:
 
 
 @pytest.fixture(scope="session")
-def e2e_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
-    root = tmp_path_factory.mktemp("e2e-stack")
-    emu_port, gw_port = free_port(), free_port()
-    emulator = start_emulator(emu_port, "--stall-s", str(EMULATOR_STALL_S))
-    emu_url = f"http://127.0.0.1:{emu_port}"
+def emulator_url() -> Iterator[str]:
+    port = free_port()
+    emulator = start_emulator(port, "--stall-s", str(EMULATOR_STALL_S))
+    yield f"http://127.0.0.1:{port}"
+    stop(emulator)
+
+
+@pytest.fixture
+def e2e_stack(emulator_url: str, tmp_path: Path) -> Iterator[E2EStack]:
+    """A fresh gateway per test: circuit-breaker state from one fault test must not leak into the
+    next (a gateway starts in about a second, which the suite can afford)."""
+    root = tmp_path / "stack"
+    root.mkdir()
     upstream_model = {"emu-anthropic": "claude-emu", "emu-chat": "gpt-emu", "emu-responses": "gpt-emu-responses"}
     models = "\n".join(f"  {c.model}: {{provider: {c.upstream}, model: {upstream_model[c.upstream]}}}" for c in CASES)
-    write_config(root / "interlink.yaml", emu_url, models=models, defaults=DEFAULTS)
+    write_config(root / "interlink.yaml", emulator_url, models=models, defaults=DEFAULTS)
     log = root / "gateway.log"
     # a private data dir and no built-in local model: the suite must not touch the user's state.
     # Set only while the gateway starts (it inherits them), so later tests see the usual env.
     saved = dict(os.environ)
     os.environ.update({"INTERLINK_DATA_DIR": str(root / "data"), "INTERLINK_LOCAL_MODEL": "0"})
     try:
-        gateway = start_gateway(root / "interlink.yaml", gw_port, log)
-    except Exception:
-        stop(emulator)
-        raise
+        gateway = start_gateway(root / "interlink.yaml", free_port(), log)
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    yield E2EStack(f"http://127.0.0.1:{gw_port}", emu_url, log)
+    port = gateway.args[gateway.args.index("--port") + 1]
+    yield E2EStack(f"http://127.0.0.1:{port}", emulator_url, log)
     stop(gateway)
-    stop(emulator)

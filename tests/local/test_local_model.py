@@ -223,12 +223,15 @@ def test_openai_chat(served: Served) -> None:
 
 
 def test_openai_chat_stream(served: Served) -> None:
+    # Raw chunks, not the SDK's .stream() helper: that one raises on finish_reason "length".
     client = openai.OpenAI(base_url=f"{served.url}/v1", api_key="unused")
-    with client.chat.completions.stream(model="local/smollm2", max_tokens=MAX_TOKENS, **GEN,
-                                        messages=[{"role": "user", "content": PROMPT}]) as stream:
-        final = stream.get_final_completion()
-    assert final.choices[0].finish_reason in ("stop", "length")
-    _real_text(final.choices[0].message.content)
+    chunks = list(client.chat.completions.create(model="local/smollm2", max_tokens=MAX_TOKENS, stream=True, **GEN,
+                                                 messages=[{"role": "user", "content": PROMPT}]))
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert len(deltas) > 1
+    assert finish in (["stop"], ["length"])
+    _real_text("".join(deltas))
 
 
 def test_openai_responses(served: Served) -> None:
@@ -241,13 +244,15 @@ def test_openai_responses(served: Served) -> None:
 
 
 def test_openai_responses_stream(served: Served) -> None:
+    # Raw events: the SDK's get_final_response() wants response.completed, and a reply cut at
+    # max_output_tokens ends with response.incomplete instead (as OpenAI's does).
     client = openai.OpenAI(base_url=f"{served.url}/v1", api_key="unused")
-    with client.responses.stream(model="local/smollm2", max_output_tokens=MAX_TOKENS, store=False,
-                                 input=PROMPT, **GEN) as stream:
-        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
-        response = stream.get_final_response()
-    assert response.status in ("completed", "incomplete")
-    assert _real_text("".join(deltas)) == response.output_text
+    events = list(client.responses.create(model="local/smollm2", max_output_tokens=MAX_TOKENS, store=False,
+                                          stream=True, input=PROMPT, **GEN))
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert len(deltas) > 1
+    assert events[-1].type in ("response.completed", "response.incomplete")
+    assert _real_text("".join(deltas)) == events[-1].response.output_text
 
 
 def test_stopping_the_gateway_stops_the_model_server(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -89,8 +90,6 @@ async def test_spend_elsewhere_seen_after_ttl(db: Database) -> None:
     await budgets.check(principal)
     _spend(ledger_there, 2.0, datetime.now(UTC))
     await ledger_there.close()
-    import asyncio
-
     await asyncio.sleep(0.15)
     with pytest.raises(GatewayError):
         await budgets.check(principal)

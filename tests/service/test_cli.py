@@ -7,7 +7,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from interlink.cli.main import app
@@ -122,4 +121,3 @@ def test_unreachable_database_is_one_line(tmp_path, monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(app, ["keys", "list"])
     assert result.exit_code == 1 and "cannot reach the database" in result.output
     assert "pw" not in result.output
-    assert sa  # keep the import for type checkers

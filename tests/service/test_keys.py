@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, date, datetime, timedelta
 
@@ -86,14 +87,12 @@ async def test_revoke_elsewhere_seen_within_cache_ttl(db: Database) -> None:
     assert await replica_2.authenticate(secret) is not None
     assert await replica_1.revoke("shared")
     assert await replica_1.authenticate(secret) is None  # the revoking process: at once
-    import asyncio
-
     await asyncio.sleep(0.25)
     assert await replica_2.authenticate(secret) is None  # another process: after the TTL
 
 
 async def test_default_cache_is_at_most_one_second() -> None:
-    assert KeyStore(None, ).cache_ttl <= 1.0  # type: ignore[arg-type]
+    assert KeyStore(None).cache_ttl <= 1.0  # type: ignore[arg-type]
 
 
 async def test_expiry(db: Database) -> None:
@@ -106,8 +105,6 @@ async def test_expiry(db: Database) -> None:
     assert await keys.authenticate(text) is None
     assert await keys.authenticate(soon) is not None
     assert await keys.authenticate(day) is not None
-    import asyncio
-
     await asyncio.sleep(0.35)
     assert await keys.authenticate(soon) is None  # even while the cache entry is fresh
     statuses = {i.name: i.status for i in await keys.list()}
@@ -142,3 +139,18 @@ async def test_names_are_unique_and_budget_defaults_to_month(db: Database) -> No
     with pytest.raises(GatewayError, match="already exists"):
         await keys.create(name="dup")
     assert len(await keys.list()) == 1
+
+
+async def test_any_keys_is_cached_but_follows_changes(db: Database) -> None:
+    keys, elsewhere = KeyStore(db, cache_ttl=0.2), KeyStore(db, cache_ttl=0.2)
+    assert not await keys.any_keys()
+    await keys.create(name="brief", expires=datetime.now(UTC) + timedelta(seconds=0.1))
+    assert await keys.any_keys()  # its own create clears the cache
+    await asyncio.sleep(0.12)
+    assert not await keys.any_keys()  # the only key expired: re-asked within the cache window
+    await elsewhere.create(name="lasting")
+    assert not await keys.any_keys()  # another replica's key: cached "no" for at most the TTL
+    await asyncio.sleep(0.25)
+    assert await keys.any_keys()
+    await keys.revoke("lasting")
+    assert not await keys.any_keys()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from interlink.store import Database
@@ -140,7 +141,5 @@ def test_parse_since() -> None:
     assert parse_since("2w", now) == now - timedelta(weeks=2)
     assert parse_since("2025-06-01", now) == datetime(2025, 6, 1, tzinfo=UTC)
     assert parse_since(None) is None and parse_since("") is None
-    import pytest
-
     with pytest.raises(ValueError, match="7d"):
         parse_since("last week", now)

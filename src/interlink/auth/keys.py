@@ -172,6 +172,8 @@ class KeyStore:
         self.cache_size = cache_size
         # secret hash -> (row's principal and revoked flag, or None when unknown; fetched at)
         self._cache: dict[str, tuple[tuple[Principal, bool] | None, float]] = {}
+        # (answer, fetched at, earliest expiry among active keys): asked on every keyless request.
+        self._any: tuple[bool, float, datetime | None] | None = None
 
     async def create(
         self,
@@ -209,6 +211,8 @@ class KeyStore:
             except sa.exc.IntegrityError:
                 # Two creates racing for one name: the unique constraint decides.
                 raise GatewayError.invalid(f"a key named {name!r} already exists", "name") from None
+        self._cache.clear()  # a cached "unknown secret" or "no keys" must not outlive this
+        self._any = None
         return _principal(SimpleNamespace(**values)), secret
 
     async def list(self) -> list[KeyInfo]:
@@ -233,16 +237,25 @@ class KeyStore:
             result = await conn.execute(query)
         # This process sees its own revocation at once; other replicas within `cache_ttl`.
         self._cache.clear()
+        self._any = None
         return result.rowcount > 0
 
     async def any_keys(self) -> bool:
-        """Whether any key is active (not revoked, not expired)."""
+        """Whether any key is active (not revoked, not expired). Cached like `authenticate`, so
+        keyless or bad-key requests do not cost a query each."""
         now = datetime.now(UTC)
-        query = sa.select(api_keys.c.id).where(
+        cached = self._any
+        if cached is not None and time.monotonic() - cached[1] <= self.cache_ttl and (cached[2] is None or cached[2] > now):
+            return cached[0]
+        query = sa.select(api_keys.c.expires_at).where(
             api_keys.c.revoked_at.is_(None), sa.or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now)
-        ).limit(1)
+        )
         async with self.db.engine.connect() as conn:
-            return (await conn.execute(query)).first() is not None
+            expiries = (await conn.execute(query.limit(1000))).scalars().all()
+        # Re-ask as soon as the last active key expires, even within the cache window.
+        last = None if not expiries or None in expiries else max(expiries)
+        self._any = (bool(expiries), time.monotonic(), last)
+        return bool(expiries)
 
     async def authenticate(self, secret: str | None) -> Principal | None:
         """The key's principal, or None for an unknown, revoked or expired secret."""

@@ -177,7 +177,9 @@ class RedisLimiter:
             # Stop renewing first; the renew script ignores a member that is gone, so a renewal
             # already in flight cannot bring the slot back after the ZREM below.
             heartbeat.cancel()
-            await self._call(self._client.zrem(key, member))
+            # Shielded: release usually runs in a `finally` of a request being cancelled (client
+            # gone), and an interrupted ZREM would hold the slot until its lease runs out.
+            await asyncio.shield(self._call(self._client.zrem(key, member)))
 
         return Release(release)
 

@@ -30,7 +30,9 @@ from interlink.protocols import ClientProtocol
 from interlink.routing.catalog import Catalog
 from interlink.routing.dispatch import Dispatcher
 from interlink.routing.transport import Transport
+from interlink.server.admin import admin_routes
 from interlink.server.openapi import openapi_document
+from interlink.server.service import Service
 from interlink.server.pipeline import JSONBytesResponse, Pipeline, error_response, new_request_id, read_json
 
 log = logging.getLogger("interlink")
@@ -51,6 +53,7 @@ class Gateway:
     """The config-dependent state of a running server, swappable as a whole."""
 
     def __init__(self, config: Config) -> None:
+        self.service = Service(config)
         self.transport = Transport(connect_timeout=config.defaults.timeouts.connect)
         self.stopping = asyncio.Event()
         """Set when draining is over: open streams end with a terminal error event."""
@@ -67,7 +70,7 @@ class Gateway:
             dispatcher.store = previous.dispatcher.store
         self.config = config
         self.pipeline = Pipeline(
-            catalog, dispatcher, keepalive_seconds=config.defaults.keepalive_seconds,
+            catalog, dispatcher, self.service, keepalive_seconds=config.defaults.keepalive_seconds,
             stopping=self.stopping, max_streams=config.server.max_streams,
         )
 
@@ -86,8 +89,14 @@ class Gateway:
         log.info("config reloaded", extra={"fields": {"config": source, "models": sorted(config.models)}})
         return True
 
+    async def start(self) -> None:
+        await self.service.start()
+        if not await self.service.keys.any_keys():
+            log.warning("no API keys exist: the gateway is open to anyone who can reach it; create one with `interlink keys create`")
+
     async def close(self) -> None:
         await self.transport.close()
+        await self.service.close()  # flushes the usage ledger: nothing accepted is lost
 
 
 def create_app(config: Config) -> Starlette:
@@ -104,6 +113,7 @@ def create_app(config: Config) -> Starlette:
     async def count_tokens(request: Request) -> Response:
         request_id = new_request_id()
         try:
+            await gateway.service.authenticate(request, "inference")
             chat = anthropic.parse_count_tokens(await read_json(request), request.headers)
             gateway.pipeline.catalog.resolve(chat.model)
         except GatewayError as error:
@@ -112,8 +122,13 @@ def create_app(config: Config) -> Starlette:
         return JSONBytesResponse(anthropic.render_count_tokens(estimate_input_tokens(chat)), headers=headers)
 
     async def models(request: Request) -> Response:
-        names = gateway.pipeline.catalog.public_models()
-        if "anthropic-version" in request.headers:
+        shape = anthropic if "anthropic-version" in request.headers else openai_chat
+        try:
+            principal = await gateway.service.authenticate(request, "models")
+        except GatewayError as error:
+            return error_response(shape, error, new_request_id())
+        names = [n for n in gateway.pipeline.catalog.public_models() if principal.allows_model(n)]
+        if shape is anthropic:
             data = [{"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names]
             first, last = (names[0], names[-1]) if names else (None, None)
             return JSONBytesResponse({"data": data, "has_more": False, "first_id": first, "last_id": last})
@@ -127,6 +142,20 @@ def create_app(config: Config) -> Starlette:
 
     async def root(request: Request) -> Response:
         return JSONBytesResponse({"name": "interlink", "version": __version__})
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = gateway.service.metrics.render()
+        return Response(body, media_type=content_type)
+
+    def admin_only(endpoint):  # type: ignore[no-untyped-def]
+        async def guarded(request: Request) -> Response:
+            try:
+                await gateway.service.authenticate(request, "admin")
+            except GatewayError as error:
+                return error_response(openai_chat, error, new_request_id())
+            return await endpoint(request)
+
+        return guarded
 
     async def openapi(request: Request) -> Response:
         return JSONBytesResponse(openapi_document())
@@ -149,6 +178,7 @@ def create_app(config: Config) -> Starlette:
         Route("/", root, methods=["GET", "HEAD"]),
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/models", models, methods=["GET"]),
         Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
@@ -156,10 +186,13 @@ def create_app(config: Config) -> Starlette:
     for package, paths in PROTOCOL_PATHS.items():
         protocol = load_protocol(package)
         routes += [Route(path, model_endpoint(protocol), methods=["POST"]) for path in paths]
+    service = gateway.service
+    routes += [Route(r.path, admin_only(r.endpoint), methods=r.methods) for r in admin_routes(service.keys, service.ledger)]
     known_methods = {route.path: sorted(route.methods or ()) for route in routes}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, gateway.reload)

@@ -22,6 +22,7 @@ from interlink.core import ChatRequest, ErrorKind, GatewayError
 from interlink.protocols import ClientProtocol
 from interlink.routing.catalog import Catalog
 from interlink.routing.dispatch import Dispatcher, Outcome
+from interlink.server.service import Service, Ticket
 from interlink.server.streaming import FirstItem, Relay, RelayResponse, StreamStats
 
 log = logging.getLogger("interlink.request")
@@ -106,9 +107,10 @@ def base_headers(request_id: str, outcome: Outcome | None) -> dict[str, str]:
 
 class Pipeline:
     def __init__(
-        self, catalog: Catalog, dispatcher: Dispatcher, *, keepalive_seconds: float,
+        self, catalog: Catalog, dispatcher: Dispatcher, service: Service, *, keepalive_seconds: float,
         stopping: asyncio.Event | None = None, max_streams: int = 2000,
     ) -> None:
+        self.service = service
         self.catalog = catalog
         self.dispatcher = dispatcher
         self.keepalive_seconds = keepalive_seconds
@@ -120,53 +122,67 @@ class Pipeline:
         request_id = new_request_id()
         started = time.monotonic()
         chat: ChatRequest | None = None
+        ticket: Ticket | None = None
         try:
+            principal = await self.service.authenticate(request, "inference")
+            ticket = await self.service.admit(principal, protocol.name)
             chat = protocol.parse_request(await read_json(request), request.headers)
             check_size(chat)
+            await self.service.reserve(ticket, chat)
             route = self.catalog.resolve(chat.model)
             if chat.stream:
-                return await self._stream(protocol, chat, route, request_id, started)
+                return await self._stream(protocol, chat, route, request_id, started, ticket)
             response, outcome = await self.dispatcher.complete(chat, route)
         except GatewayError as error:
-            self._log(request_id, protocol, chat, started, error=error)
             outcome = getattr(error, "outcome", None)
+            self._log(request_id, protocol, chat, started, outcome=outcome, error=error)
+            if ticket is not None:
+                await self.service.finish(ticket, request_id=request_id, chat=chat, status=error.status,
+                                          outcome="error", error=error, dispatch=outcome)
             return error_response(protocol, error, request_id, outcome)
         body = protocol.render_response(response, chat)
         headers = base_headers(request_id, outcome)
         _report_ignored(chat, headers)
         self._log(request_id, protocol, chat, started, outcome=outcome, usage=response.usage)
+        await self.service.finish(ticket, request_id=request_id, chat=chat, status=200, outcome="ok",
+                                  usage=response.usage, dispatch=outcome)
         return JSONBytesResponse(body, headers=headers)
 
-    async def _stream(self, protocol, chat, route, request_id, started) -> Response:  # type: ignore[no-untyped-def]
+    async def _stream(self, protocol, chat, route, request_id, started, ticket) -> Response:  # type: ignore[no-untyped-def]
         if self.open_streams >= self.max_streams:
             raise GatewayError(ErrorKind.UNAVAILABLE, f"this gateway is serving its limit of {self.max_streams} streams; retry shortly", retry_after=1.0)
         self.open_streams += 1
         try:
-            return await self._open_stream(protocol, chat, route, request_id, started)
+            return await self._open_stream(protocol, chat, route, request_id, started, ticket)
         except BaseException:
             self.open_streams -= 1
             raise
 
-    async def _open_stream(self, protocol, chat, route, request_id, started) -> Response:  # type: ignore[no-untyped-def]
+    async def _open_stream(self, protocol, chat, route, request_id, started, ticket) -> Response:  # type: ignore[no-untyped-def]
         outcome = Outcome()
         first = FirstItem(self.dispatcher.stream(chat, route, outcome))
         # Headers wait for the first upstream item only up to one keepalive interval: a quick
         # failure still gets a real HTTP status, a slow upstream gets pings instead of silence.
         if await first.wait(self.keepalive_seconds) and first.task.exception() is not None:
             error = first.task.exception()
-            if isinstance(error, GatewayError):
-                raise error
             if isinstance(error, StopAsyncIteration):
-                raise GatewayError(ErrorKind.CONNECTION, "the upstream stream produced nothing")
+                error = GatewayError(ErrorKind.CONNECTION, "the upstream stream produced nothing")
+            if isinstance(error, GatewayError) and getattr(error, "outcome", None) is None:
+                error.outcome = outcome  # type: ignore[attr-defined]
             raise error
         stats = StreamStats(self.dispatcher.store.observer())
         headers = base_headers(request_id, outcome)
         _report_ignored(chat, headers)
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
+        self.service.metrics.stream_opened()
 
-        def done() -> None:
+        async def done() -> None:
             self.open_streams -= 1
+            self.service.metrics.stream_closed()
             self._log(request_id, protocol, chat, started, outcome=outcome, usage=stats.usage, error=stats.error)
+            result = "failed_mid_stream" if stats.error else "client_disconnected" if stats.disconnected else "ok"
+            await self.service.finish(ticket, request_id=request_id, chat=chat, status=200, outcome=result,
+                                      usage=stats.usage, error=stats.error, dispatch=outcome)
 
         relay = Relay(
             first,

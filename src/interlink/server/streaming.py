@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.responses import StreamingResponse
@@ -72,7 +72,7 @@ class Relay:
         total_seconds: float,
         stats: StreamStats,
         stopping: asyncio.Event,
-        on_done: Callable[[], None] | None = None,
+        on_done: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.items = first.items
         self.pending: asyncio.Future[StreamItem] | None = first.task
@@ -137,7 +137,8 @@ class Relay:
             self.stats.disconnected = True
             log.info("client disconnected; upstream request cancelled")
         if self.on_done is not None:
-            self.on_done()
+            # the record must be written even when the client left and this task is being cancelled
+            await asyncio.shield(self.on_done())
 
 
 class RelayResponse(StreamingResponse):
