@@ -6,6 +6,7 @@ same providers, models and store.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from typing import Annotated, Optional
@@ -43,18 +44,24 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1 or server.host).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default 4000 or server.port).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    allow_open: Annotated[bool, typer.Option("--allow-open", help="Serve without API keys on a non-loopback address.")] = False,
 ) -> None:
     """Start the gateway."""
     from interlink.local import LocalModelError, start_local
     from interlink.server.app import create_app
     from interlink.server.logs import setup_logging
     from interlink.server.run import run_server
+    from interlink.server.service import open_gateway_problem
 
     settings = _load(config)
     setup_logging(log_level)
     log = logging.getLogger("interlink")
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
+    problem = asyncio.run(open_gateway_problem(settings, bind_host, allow_open or settings.server.allow_open))
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     try:
         local = start_local(settings)  # the built-in model, when wanted and installed
     except LocalModelError as error:

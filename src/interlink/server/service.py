@@ -173,3 +173,22 @@ class Service:
                         ("cache_read", usage.cache_read_tokens), ("cache_write", usage.cache_write_tokens),
                         ("reasoning", usage.reasoning_tokens)):
             m.tokens(record.model, kind, n)
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+async def open_gateway_problem(config: Config, host: str, allow_open: bool) -> str | None:
+    """Why this gateway must not start: no keys (so anyone may call it) on a non-loopback address
+    without an explicit `--allow-open`. None when it may start."""
+    if host in LOOPBACK or allow_open:
+        return None
+    db = Database.from_config(config)
+    try:
+        await db.start()
+        if await KeyStore(db).any_keys():
+            return None
+    finally:
+        await db.close()
+    return (f"refusing to serve on {host} without API keys: anyone who can reach it could spend your upstream "
+            "credit. Create a key (`interlink keys create --name me`) or pass --allow-open.")
