@@ -29,6 +29,15 @@ FAULTS = [
     pytest.param("status_529", 3, id="529x3"),
     pytest.param("stall_before_first_byte", 1, id="stall"),
 ]
+# Known gaps, found by this suite: (case id, fault) → why. Non-strict, so a fix shows up as XPASS.
+KNOWN = {
+    ("claude", "close_mid_stream"): (
+        "when the upstream breaks after Interlink has started streaming a tool_use block, Claude Code "
+        "2.1.197 prints 'API Error' and exits 1 instead of retrying (it does retry a break inside a text "
+        "block); the break lands before or after the gateway's first byte by timing, so this fails about "
+        "half the runs. Needs the gateway to keep a tool call retryable (e.g. hold tool_use blocks back "
+        "until their arguments are complete)"),
+}
 # Environment the clients inherit: enough to run node and python, nothing that could carry a real
 # key or a proxy setting from the developer's shell into the run.
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS")
@@ -54,8 +63,10 @@ def _run_client(case: Case, run: Run) -> tuple[subprocess.CompletedProcess[str] 
 @pytest.mark.parametrize(("fault", "times"), FAULTS)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_client_through_interlink(case: Case, fault: str | None, times: int, client_ready, e2e_stack,
-                                  tmp_path: Path) -> None:
+                                  tmp_path: Path, request: pytest.FixtureRequest) -> None:
     client_ready(case.client)
+    if (case.id, fault) in KNOWN:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN[(case.id, fault)], strict=False))
     assert CLIENT_PATH[case.client_api] != UPSTREAM_PATH[case.upstream], "a case must cross APIs"
     run = Run(home=tmp_path / "home", work=tmp_path / "work", gateway=e2e_stack.gateway)
     run.home.mkdir()
