@@ -118,7 +118,7 @@ def _skip(report: Report, first: str) -> Report:
 def _static_fixes(report: Report, settings: ProviderSettings, key_var: str | None) -> None:
     path = urlsplit(settings.base_url).path.rstrip("/")
     if settings.kind == "anthropic" and path.endswith("/v1"):
-        report.fixes.append("base_url for anthropic must not end in /v1 (the SDK convention; remove it)")
+        report.fixes.append("base_url for anthropic must not end in /v1: remove it (Anthropic URLs are the host only)")
     host = urlsplit(settings.base_url).hostname or ""
     if not settings.api_key and not _is_local(host):
         report.fixes.append(f"no api_key: set {key_var or _default_key_var(settings)}")

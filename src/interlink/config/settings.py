@@ -142,7 +142,8 @@ class Config(_Strict):
     """Model name or pattern (upstream id or public name) → prices; overrides the built-in table."""
     local_model: bool | None = None
     """The built-in local model (`local/smollm2`, SmolLM2-135M on llama.cpp; needs the `local` extra).
-    Unset (default): served when the config has no models (no file and no API keys), if installed.
+    Unset (default): served when the config has no providers and no models (no file and no API
+    keys), if installed.
     true: served alongside the configured models (an error if not installed). false: never.
     Env INTERLINK_LOCAL_MODEL=0/1 applies when this is unset."""
     source: str | None = Field(default=None, exclude=True)

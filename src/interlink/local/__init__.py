@@ -25,7 +25,7 @@ from pathlib import Path
 from interlink.config.settings import Config, ModelConfig, ProviderConfig, SupportsConfig
 from interlink.local.server import CONTEXT, LocalModel, LocalModelError
 
-__all__ = ["PROVIDER", "PUBLIC_NAME", "LocalModel", "LocalModelError", "attach", "find_gguf", "missing", "start_local"]
+__all__ = ["PROVIDER", "PUBLIC_NAME", "LocalModel", "LocalModelError", "add_to_config", "attach", "find_gguf", "missing", "start_local"]
 
 log = logging.getLogger("interlink.local")
 
@@ -79,12 +79,14 @@ def wanted(config: Config) -> bool | None:
 def attach(config: Config) -> LocalModel | None:
     """Add the local model to `config` (in place) when it is wanted; returns its server handle.
 
-    Automatic (nothing set): used when the config has no models and the `local` extra is
-    installed. `local_model: true`: used alongside the configured models, and a missing install
+    Automatic (nothing set): used when the config has no providers and no models (no file, no
+    API keys) and the `local` extra is installed. `local_model: true`: used alongside the configured models, and a missing install
     is a LocalModelError. `local_model: false` / INTERLINK_LOCAL_MODEL=0: never.
     """
     choice = wanted(config)
-    if choice is False or (choice is None and config.models):
+    # Automatic only for a gateway with nothing configured: any provider or model means the
+    # operator chose upstreams, and a surprise extra model (and 300 MB process) is not wanted.
+    if choice is False or (choice is None and (config.models or config.providers)):
         return None
     problem = missing()
     if problem is not None:
@@ -99,6 +101,16 @@ def attach(config: Config) -> LocalModel | None:
     gguf = find_gguf()
     assert gguf is not None  # missing() checked it
     handle = LocalModel(gguf, alias=UPSTREAM_MODEL, log_dir=config.data_dir)
+    add_to_config(config, handle)
+    return handle
+
+
+def add_to_config(config: Config, handle: LocalModel) -> Config:
+    """Add provider `local` and model `local/smollm2`, served by `handle`, to `config` (in place).
+
+    `attach` does it once; a config re-read from its file (SIGHUP reload) needs it again to keep
+    serving the already running local model.
+    """
     config.providers[PROVIDER] = ProviderConfig(kind="openai-chat", base_url=handle.base_url, preset="llamacpp")
     config.models[PUBLIC_NAME] = ModelConfig(
         provider=PROVIDER,
@@ -109,7 +121,7 @@ def attach(config: Config) -> LocalModel | None:
         # no images, and no reasoning.
         supports=SupportsConfig(thinking=False, images=False, parallel_tools=False),
     )
-    return handle
+    return config
 
 
 def start_local(config: Config) -> LocalModel | None:

@@ -99,96 +99,105 @@ class Gateway:
         await self.service.close()  # flushes the usage ledger: nothing accepted is lost
 
 
-def create_app(config: Config) -> Starlette:
-    gateway = Gateway(config)
-    anthropic = load_protocol("anthropic")
-    openai_chat = load_protocol("openai_chat")
+class Endpoints:
+    """The HTTP handlers that are not a model call (those go to `Gateway.pipeline`)."""
 
-    def model_endpoint(protocol: ClientProtocol):  # type: ignore[no-untyped-def]
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.anthropic = load_protocol("anthropic")
+        self.openai_chat = load_protocol("openai_chat")
+        self.known_methods: dict[str, list[str]] = {}
+
+    def model_call(self, protocol: ClientProtocol):  # type: ignore[no-untyped-def]
         async def endpoint(request: Request) -> Response:
-            return await gateway.pipeline.handle(request, protocol)
+            return await self.gateway.pipeline.handle(request, protocol)
 
         return endpoint
 
-    async def count_tokens(request: Request) -> Response:
+    async def count_tokens(self, request: Request) -> Response:
         request_id = new_request_id()
         try:
-            await gateway.service.authenticate(request, "inference")
-            chat = anthropic.parse_count_tokens(await read_json(request), request.headers)
-            gateway.pipeline.catalog.resolve(chat.model)
+            await self.gateway.service.authenticate(request, "inference")
+            chat = self.anthropic.parse_count_tokens(await read_json(request), request.headers)
+            self.gateway.pipeline.catalog.resolve(chat.model)
         except GatewayError as error:
-            return error_response(anthropic, error, request_id)
+            return error_response(self.anthropic, error, request_id)
         headers = {"request-id": request_id, "interlink-token-count": "estimated"}
-        return JSONBytesResponse(anthropic.render_count_tokens(estimate_input_tokens(chat)), headers=headers)
+        return JSONBytesResponse(self.anthropic.render_count_tokens(estimate_input_tokens(chat)), headers=headers)
 
-    async def models(request: Request) -> Response:
-        shape = anthropic if "anthropic-version" in request.headers else openai_chat
+    async def models(self, request: Request) -> Response:
+        shape = self.anthropic if "anthropic-version" in request.headers else self.openai_chat
         try:
-            principal = await gateway.service.authenticate(request, "models")
+            principal = await self.gateway.service.authenticate(request, "models")
         except GatewayError as error:
             return error_response(shape, error, new_request_id())
-        names = [n for n in gateway.pipeline.catalog.public_models() if principal.allows_model(n)]
-        if shape is anthropic:
+        names = [n for n in self.gateway.pipeline.catalog.public_models() if principal.allows_model(n)]
+        if shape is self.anthropic:
             data = [{"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names]
             first, last = (names[0], names[-1]) if names else (None, None)
             return JSONBytesResponse({"data": data, "has_more": False, "first_id": first, "last_id": last})
-        created = gateway.started_at
-        return JSONBytesResponse(
-            {"object": "list", "data": [{"id": n, "object": "model", "created": created, "owned_by": "interlink"} for n in names]}
-        )
+        created = self.gateway.started_at
+        data = [{"id": n, "object": "model", "created": created, "owned_by": "interlink"} for n in names]
+        return JSONBytesResponse({"object": "list", "data": data})
 
-    async def health(request: Request) -> Response:
-        return JSONBytesResponse({"status": "ok", "version": __version__, "models": len(gateway.config.models)})
+    async def health(self, request: Request) -> Response:
+        return JSONBytesResponse({"status": "ok", "version": __version__, "models": len(self.gateway.config.models)})
 
-    async def root(request: Request) -> Response:
+    async def root(self, request: Request) -> Response:
         return JSONBytesResponse({"name": "interlink", "version": __version__})
 
-    async def metrics(request: Request) -> Response:
-        body, content_type = gateway.service.metrics.render()
+    async def metrics(self, request: Request) -> Response:
+        body, content_type = self.gateway.service.metrics.render()
         return Response(body, media_type=content_type)
 
-    def admin_only(endpoint):  # type: ignore[no-untyped-def]
+    async def openapi(self, request: Request) -> Response:
+        return JSONBytesResponse(openapi_document())
+
+    def admin_only(self, endpoint):  # type: ignore[no-untyped-def]
         async def guarded(request: Request) -> Response:
             try:
-                await gateway.service.authenticate(request, "admin")
+                await self.gateway.service.authenticate(request, "admin")
             except GatewayError as error:
-                return error_response(openai_chat, error, new_request_id())
+                return error_response(self.openai_chat, error, new_request_id())
             return await endpoint(request)
 
         return guarded
 
-    async def openapi(request: Request) -> Response:
-        return JSONBytesResponse(openapi_document())
-
-    async def no_route(request: Request, exc: Exception) -> Response:
+    async def no_route(self, request: Request, exc: Exception) -> Response:
         """Unknown paths and wrong methods, in the error shape of the API the path belongs to."""
         path = request.url.path
-        shape = anthropic if path.startswith(("/v1/messages", "/messages")) else openai_chat
-        allowed = known_methods.get(path)
+        shape = self.anthropic if path.startswith(("/v1/messages", "/messages")) else self.openai_chat
+        allowed = self.known_methods.get(path)
         if allowed:
             error = GatewayError(ErrorKind.INVALID_REQUEST, f"{request.method} is not allowed on {path}; use {', '.join(allowed)}",
                                  status=405, code="method_not_allowed")
             response = error_response(shape, error, new_request_id())
             response.headers["allow"] = ", ".join(allowed)
             return response
-        error = GatewayError(ErrorKind.NOT_FOUND, f"no such endpoint: {request.method} {path}")
-        return error_response(shape, error, new_request_id())
+        return error_response(shape, GatewayError(ErrorKind.NOT_FOUND, f"no such endpoint: {request.method} {path}"), new_request_id())
 
-    routes = [
-        Route("/", root, methods=["GET", "HEAD"]),
-        Route("/health", health, methods=["GET", "HEAD"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/models", models, methods=["GET"]),
-        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
-    ]
-    for package, paths in PROTOCOL_PATHS.items():
-        protocol = load_protocol(package)
-        routes += [Route(path, model_endpoint(protocol), methods=["POST"]) for path in paths]
-    service = gateway.service
-    routes += [Route(r.path, admin_only(r.endpoint), methods=r.methods) for r in admin_routes(service.keys, service.ledger)]
-    known_methods = {route.path: sorted(route.methods or ()) for route in routes}
+    def routes(self) -> list[Route]:
+        routes = [
+            Route("/", self.root, methods=["GET", "HEAD"]),
+            Route("/health", self.health, methods=["GET", "HEAD"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+            Route("/v1/models", self.models, methods=["GET"]),
+            Route("/models", self.models, methods=["GET"]),
+            Route("/v1/messages/count_tokens", self.count_tokens, methods=["POST"]),
+        ]
+        for package, paths in PROTOCOL_PATHS.items():
+            protocol = load_protocol(package)
+            routes += [Route(path, self.model_call(protocol), methods=["POST"]) for path in paths]
+        service = self.gateway.service
+        routes += [Route(r.path, self.admin_only(r.endpoint), methods=r.methods) for r in admin_routes(service.keys, service.ledger)]
+        self.known_methods = {route.path: sorted(route.methods or ()) for route in routes}
+        return routes
+
+
+def create_app(config: Config) -> Starlette:
+    gateway = Gateway(config)
+    endpoints = Endpoints(gateway)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -201,6 +210,7 @@ def create_app(config: Config) -> Starlette:
             loop.remove_signal_handler(signal.SIGHUP)
         await gateway.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: no_route, 405: no_route})
+    handlers = {404: endpoints.no_route, 405: endpoints.no_route}
+    app = Starlette(routes=endpoints.routes(), lifespan=lifespan, exception_handlers=handlers)
     app.state.gateway = gateway
     return app
