@@ -10,7 +10,7 @@ PORT ?= 4000
 .PHONY: setup run demo test test-fast lint clean
 
 # The built-in local model (`.[local]`): llama-cpp-python is an sdist only, so the first setup
-# compiles llama.cpp (about 4-7 min on 2 cores). pip caches the built wheel in ~/.cache/pip, so
+# compiles llama.cpp (4-12 min on 2 cores, by load). pip caches the built wheel in ~/.cache/pip, so
 # later setups (and rebuilt venvs) install it in seconds; the cache ignores CMAKE_ARGS, so after
 # changing them run `pip cache remove llama_cpp_python`. Flags (../shared/model/REPORT.md §2): no
 # multimodal part, and a portable x86-64 AVX2 build rather than -march=native, because a cached

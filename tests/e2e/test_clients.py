@@ -30,14 +30,10 @@ FAULTS = [
     pytest.param("stall_before_first_byte", 1, id="stall"),
 ]
 # Known gaps, found by this suite: (case id, fault) → why. Non-strict, so a fix shows up as XPASS.
-KNOWN = {
-    ("claude", "close_mid_stream"): (
-        "when the upstream breaks after Interlink has started streaming a tool_use block, Claude Code "
-        "2.1.197 prints 'API Error' and exits 1 instead of retrying (it does retry a break inside a text "
-        "block); the break lands before or after the gateway's first byte by timing, so this fails about "
-        "half the runs. Needs the gateway to keep a tool call retryable (e.g. hold tool_use blocks back "
-        "until their arguments are complete)"),
-}
+# (client, fault) pairs known to fail, as non-strict xfails (a fix shows up as XPASS). Empty since
+# the Anthropic encoder holds tool_use blocks back until complete: Claude Code gave up a turn whose
+# partial message showed a tool_use and then failed, but retries one that broke in its text.
+KNOWN: dict[tuple[str, str], str] = {}
 # Environment the clients inherit: enough to run node and python, nothing that could carry a real
 # key or a proxy setting from the developer's shell into the run.
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS")

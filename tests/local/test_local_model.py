@@ -66,8 +66,11 @@ def test_attach_adds_provider_and_model_when_config_is_empty(installed: Path, tm
     assert handle.log_path.parent == tmp_path
 
 
-def test_attach_leaves_a_configured_gateway_alone(installed: Path) -> None:
+@pytest.mark.parametrize("models", [True, False])
+def test_attach_leaves_a_configured_gateway_alone(installed: Path, models: bool) -> None:
     config = _configured()
+    if not models:
+        config.models.clear()  # providers alone, called as <provider>/<model>, count as configured
     assert local.attach(config) is None
     assert "local" not in config.providers
 

@@ -409,13 +409,15 @@ def test_encoder_redacted_thinking_through_sdk() -> None:
     assert message.content[0].type == "redacted_thinking" and message.content[0].data == "DATA=="
 
 
-def test_encoder_error_mid_stream_closes_block_and_sdk_raises() -> None:
+def test_encoder_error_mid_stream_leaves_the_block_open_and_sdk_raises() -> None:
+    """As the real API does it, and as Claude Code needs it to retry (it gives up on an error that
+    follows a content_block_stop): the error event comes with the block still open."""
     error = GatewayError(ErrorKind.OVERLOADED, "Overloaded")
-    events = [START, BlockStart(0, TextBlock("")), BlockDelta(0, TextDelta("partial")), StreamError(error),
+    events = [START, BlockStart(0, TextBlock("")), BlockDelta(0, TextDelta("partial")), BlockStop(0), StreamError(error),
               ResponseStop()]
     body = encode_all(events)
     parsed = frames(body)
-    assert [d["type"] for _, d in parsed][-2:] == ["content_block_stop", "error"]
+    assert [d["type"] for _, d in parsed][-2:] == ["content_block_delta", "error"]
     assert parsed[-1] == ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
     with pytest.raises(anthropic.APIStatusError) as caught:
         sdk_final_message(body)
@@ -458,3 +460,27 @@ def test_encoder_citations_appended_to_block() -> None:
     body += b"".join(encoder.encode(e) for e in end())
     block = sdk_final_message(body).content[0]
     assert block.type == "text" and block.citations and block.citations[0].url == "u"
+
+
+def test_tool_use_is_held_back_until_complete_and_dropped_on_error() -> None:
+    """Claude Code abandons a turn whose partial message shows a tool_use when the stream then
+    fails; a held-back tool call never reaches it half done."""
+    from interlink.core import (
+        BlockDelta, BlockStart, BlockStop, ChatRequest, ErrorKind, GatewayError, ResponseStart,
+        StreamError, TextBlock, TextDelta, ToolArgsDelta, ToolCallBlock,
+    )
+
+    def run(events):  # type: ignore[no-untyped-def]
+        encoder = PROTOCOL.stream_encoder(ChatRequest(model="m", messages=[], stream=True))
+        return [encoder.encode(e) for e in events]
+
+    head = [ResponseStart(id="m1", model="x"), BlockStart(0, TextBlock("")), BlockDelta(0, TextDelta("Let me")),
+            BlockStop(0), BlockStart(1, ToolCallBlock(id="t1", name="bash")), BlockDelta(1, ToolArgsDelta('{"command":'))]
+    broken = run([*head, StreamError(GatewayError(ErrorKind.CONNECTION, "reset"))])
+    assert b"tool_use" not in b"".join(broken) and b"event: error" in broken[-1]
+    assert b"content_block_stop" not in b"".join(broken)  # the text block still looks open
+    assert broken[3:6] == [b"", b"", b""]  # nothing of the text's stop or the tool call while it was open
+    whole = run([*head, BlockDelta(1, ToolArgsDelta('"ls"}')), BlockStop(1)])
+    out = whole[-1]  # the text's stop, then the whole tool call; the tool's own stop waits for what follows
+    assert out.index(b"content_block_stop") < out.index(b"content_block_start") < out.index(b"input_json_delta")
+    assert out.count(b"event: content_block_stop") == 1

@@ -30,8 +30,8 @@ log = logging.getLogger("interlink.local")
 # whatever else runs; two threads are faster only on an idle machine and collapse 5–20× as soon
 # as another process wants a core, which is exactly when a gateway is busy.
 THREADS = 1
-# SmolLM2's trained context; its KV cache at this size is ~190 MB, small next to a coding
-# tool's prompt, which is what fills it.
+# SmolLM2's trained context. The server then takes ~450 MB (~280 MB at 4096), worth it so that
+# longer conversations and the system prompts of coding tools fit.
 CONTEXT = 8192
 
 
@@ -92,6 +92,8 @@ class LocalModel:
         """Start the server and wait until it answers; returns the seconds it took.
 
         Raises LocalModelError (with the end of the server's log) if it exits or is not ready in time.
+        Call it before starting threads (as `serve` and `doctor` do): `preexec_fn` is unsafe once
+        other threads run.
         """
         if self.running:
             return self.started_seconds or 0.0

@@ -21,6 +21,7 @@ from interlink.core import ErrorKind, Event, GatewayError, ResponseDelta, Stream
 from interlink.protocols import StreamEncoder
 from interlink.repair.reasoning_store import StreamObserver
 from interlink.routing.dispatch import StreamItem
+from interlink.sse import ServerSentEvent
 
 log = logging.getLogger("interlink.stream")
 
@@ -83,6 +84,7 @@ class Relay:
         self.stopping = stopping
         self.on_done = on_done
         self.closed = False
+        self.held_raw: list[bytes] = []
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         deadline = time.monotonic() + self.total_seconds
@@ -109,7 +111,7 @@ class Relay:
                     break
                 except GatewayError as error:
                     raw, events = None, [StreamError(error)]
-                out = _encode(raw, events, self.encoder, self.stats)
+                out = self._encode(raw, events)
                 if out:
                     yield out
                 if self.stats.error is not None:
@@ -122,7 +124,29 @@ class Relay:
             await self.close()
 
     def _fail(self, error: GatewayError) -> bytes:
-        return _encode(None, [StreamError(error)], self.encoder, self.stats)
+        return self._encode(None, [StreamError(error)])
+
+    def _encode(self, raw: ServerSentEvent | None, events: list[Event]) -> bytes:
+        """The encoder sees every event, so it can always close the stream correctly; for a
+        same-API stream the upstream's own bytes go out instead of the encoder's, held back
+        while the encoder holds back a block (see `holding`)."""
+        parts = []
+        failed = False
+        for event in events:
+            self.stats.observe(event)
+            parts.append(self.encoder.encode(event))
+            failed = failed or isinstance(event, StreamError)
+        # An event that ends the stream in error is always the gateway's own, well-formed one: the
+        # upstream's bytes may be what broke (malformed JSON), and the client must be able to read it.
+        if raw is None or failed:
+            self.held_raw.clear()
+            return b"".join(parts)
+        self.held_raw.append(self.encoder.passthrough(raw))
+        if self.encoder.holding:
+            return b""
+        out = b"".join(self.held_raw)
+        self.held_raw.clear()
+        return out
 
     async def close(self) -> None:
         if self.closed:
@@ -154,19 +178,3 @@ class RelayResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             await self.relay.close()
-
-
-def _encode(raw, events: list[Event], encoder: StreamEncoder, stats: StreamStats) -> bytes:  # type: ignore[no-untyped-def]
-    """The encoder sees every event, so it can always close the stream correctly; for a
-    same-API stream the upstream's own bytes go out instead of the encoder's."""
-    parts = []
-    failed = False
-    for event in events:
-        stats.observe(event)
-        parts.append(encoder.encode(event))
-        failed = failed or isinstance(event, StreamError)
-    # An event that ends the stream in error is always the gateway's own, well-formed one: the
-    # upstream's bytes may be what broke (malformed JSON), and the client must be able to read it.
-    if raw is not None and not failed:
-        return encoder.passthrough(raw)
-    return b"".join(parts)

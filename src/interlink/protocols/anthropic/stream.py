@@ -53,7 +53,15 @@ def frame(payload: dict[str, Any]) -> bytes:
 
 
 class AnthropicStreamEncoder:
-    """Stateful encoder for one response. After an error or message_stop it writes nothing."""
+    """Stateful encoder for one response. After an error or message_stop it writes nothing.
+
+    Written so that a stream that breaks stays retryable for Claude Code, which (measured with
+    2.1.197) retries a turn when the error event arrives while a block is still open and gives
+    up when it arrives after a content_block_stop or with a tool_use shown. So each
+    content_block_stop waits until the next block starts or the message ends, a tool_use block
+    is held back until it is complete (a tool call the client never saw can simply be made
+    again), and an error event is sent as the real API sends it: straight away, no block closed.
+    """
 
     def __init__(self, request: ChatRequest) -> None:
         self.request = request
@@ -69,6 +77,12 @@ class AnthropicStreamEncoder:
         self.stop_sequence: str | None = None
         self.usage = Usage()
         self.done = False
+        self.held: list[bytes] | None = None  # frames of a tool_use block not yet complete
+        self.pending_stop = b""  # the last block's content_block_stop, sent with what follows
+
+    @property
+    def holding(self) -> bool:
+        return self.held is not None
 
     def keepalive(self) -> bytes:
         return b"" if self.done else frame({"type": "ping"})
@@ -83,16 +97,25 @@ class AnthropicStreamEncoder:
             case ResponseStart():
                 return self._start(event)
             case BlockStart(block=block):
-                return self._close_block() + self._block_start(block)
+                out = self._close_block()
+                started = self._block_start(block)
+                if isinstance(block, ToolCallBlock) and not self.skipping:
+                    self.held = [started]
+                    return out
+                return out + self._flush() + started
             case BlockDelta(delta=delta):
-                return self._delta(delta)
+                out = self._delta(delta)
+                if self.held is not None:
+                    self.held.append(out)
+                    return b""
+                return out
             case BlockStop():
                 return self._close_block()
             case ResponseDelta():
-                return self._close_block() + self._message_delta(event)
+                return self._close_block() + self._flush() + self._message_delta(event)
             case ResponseStop():
                 self.done = True
-                return self._close_block() + frame({"type": "message_stop"})
+                return self._close_block() + self._flush() + frame({"type": "message_stop"})
             case StreamError(error=error):
                 return self._error(error)
         return b""
@@ -186,10 +209,18 @@ class AnthropicStreamEncoder:
                 return self._emit_delta({"type": "input_json_delta", "partial_json": json})
         return b""
 
+    def _flush(self) -> bytes:
+        out, self.pending_stop = self.pending_stop, b""
+        return out
+
     def _close_block(self) -> bytes:
+        """What ends the open block now; its content_block_stop itself waits in `pending_stop`.
+        A held tool_use goes out whole here, after the previous block's stop."""
         if self.open_block is None:
             return b""
         out = b""
+        if self.held is not None:
+            out, self.held = self._flush() + b"".join(self.held), None
         if self.pending_text_start and self.open_block.citations:  # type: ignore[union-attr]
             out += self._text("")
         if self.open_index is not None:
@@ -197,7 +228,7 @@ class AnthropicStreamEncoder:
             if self.pending_signature is not None:
                 signature = signature_for(self.pending_signature)
                 out += self._emit_delta({"type": "signature_delta", "signature": signature})
-            out += frame({"type": "content_block_stop", "index": self.open_index})
+            self.pending_stop = frame({"type": "content_block_stop", "index": self.open_index})
         self.open_block, self.open_index = None, None
         self.pending_text_start, self.pending_signature, self.skipping = False, None, False
         return out
@@ -221,7 +252,9 @@ class AnthropicStreamEncoder:
         )
 
     def _error(self, error: GatewayError) -> bytes:
-        out = self._close_block()
-        self.done = True
-        return out + frame(error_body(error))
+        if self.held is not None:  # the client never saw this tool call: it vanishes whole
+            self.next_index -= 1
+        # No content_block_stop first: the block the client sees open is what makes it retry.
+        self.held, self.pending_stop, self.done = None, b"", True
+        return frame(error_body(error))
 

@@ -44,6 +44,8 @@ from interlink.sse import ServerSentEvent, encode_comment, encode_event
 class ChatStreamEncoder:
     """One instance per response; `encode` is called once per core event."""
 
+    holding = False  # never holds a block back (see protocols.StreamEncoder)
+
     def __init__(self, request: ChatRequest) -> None:
         self._model = request.model
         self._include_usage = request.stream_usage

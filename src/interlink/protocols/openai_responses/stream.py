@@ -69,6 +69,10 @@ class _Item:
 
 
 class ResponsesStreamEncoder:
+    """One instance per response; `encode` is called once per core event."""
+
+    holding = False  # never holds a block back (see protocols.StreamEncoder)
+
     def __init__(self, request: ChatRequest) -> None:
         self._request = request
         self._seq = 0
