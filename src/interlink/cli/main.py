@@ -79,7 +79,7 @@ def serve(
                           "providers": sorted(settings.providers)}},
     )
     try:
-        run_server(create_app(settings), host=bind_host, port=bind_port, drain_seconds=settings.server.drain_seconds)
+        run_server(create_app(settings, local=local), host=bind_host, port=bind_port, drain_seconds=settings.server.drain_seconds)
     finally:
         if local is not None:
             local.stop()

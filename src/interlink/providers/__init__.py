@@ -35,6 +35,8 @@ class Preset:
     completion_excludes_reasoning: bool = False
     reasoning_echo: bool = False
     supports_reasoning_effort: bool = True
+    null_content_with_tool_calls: bool = True
+    """Send `content: null` on assistant tool-call turns without text (llama.cpp's server wants "")."""
     default_headers: dict[str, str] = field(default_factory=dict)
 
 

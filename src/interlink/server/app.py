@@ -15,6 +15,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -52,7 +53,9 @@ def load_protocol(package: str) -> ClientProtocol:
 class Gateway:
     """The config-dependent state of a running server, swappable as a whole."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, local: Any = None) -> None:
+        self.local = local
+        """The running built-in model (interlink.local), kept across config reloads."""
         self.service = Service(config)
         self.transport = Transport(connect_timeout=config.defaults.timeouts.connect)
         self.stopping = asyncio.Event()
@@ -85,6 +88,10 @@ class Gateway:
         except ConfigError as error:
             log.error("config reload failed; keeping the running config", extra={"fields": {"problems": error.problems}})
             return False
+        if self.local is not None:
+            from interlink.local import add_to_config
+
+            add_to_config(config, self.local)
         self.apply(config)
         log.info("config reloaded", extra={"fields": {"config": source, "models": sorted(config.models)}})
         return True
@@ -195,8 +202,8 @@ class Endpoints:
         return routes
 
 
-def create_app(config: Config) -> Starlette:
-    gateway = Gateway(config)
+def create_app(config: Config, *, local: Any = None) -> Starlette:
+    gateway = Gateway(config, local)
     endpoints = Endpoints(gateway)
 
     @contextlib.asynccontextmanager

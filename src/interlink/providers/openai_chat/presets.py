@@ -39,6 +39,7 @@ PRESETS: dict[str, Preset] = {
         max_tokens_field="max_tokens",
         stream_usage=False,
         supports_reasoning_effort=False,
+        null_content_with_tool_calls=False,  # its server answers `content: null` with a 500
     ),
     "ollama": Preset(
         name="ollama",

@@ -198,7 +198,8 @@ def _assistant(message: Message, preset: Preset, dropped: _Dropped) -> dict[str,
                 calls.append(block.data)  # a non-function tool call (e.g. custom) of this API
             case _:
                 dropped.add("raw_content" if isinstance(block, RawBlock) else block.type)
-    out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    empty = None if preset.null_content_with_tool_calls else ""
+    out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else empty}
     if calls:
         out["tool_calls"] = calls
     # DeepSeek-style servers need the reasoning back on tool-call turns ("" when there was none).
