@@ -7,7 +7,7 @@ CONFIG ?=
 HOST ?= 127.0.0.1
 PORT ?= 4000
 
-.PHONY: setup run demo test test-fast lint clean
+.PHONY: setup run demo test bench clean
 
 # The built-in local model (`.[local]`): llama-cpp-python is an sdist only, so the first setup
 # compiles llama.cpp (4-12 min on 2 cores, by load). pip caches the built wheel in ~/.cache/pip, so
