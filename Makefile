@@ -44,3 +44,10 @@ test: setup
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .hypothesis
+
+# Benchmark against the direct upstream and the peers (LiteLLM, Portkey; installed into
+# benchmarks/.peers/ on first use): 3 rounds, ~45 min, on a quiet 2-core machine. README "Performance".
+# BENCH_ARGS="--quick" for a short smoke round, "--soak" for the soak test.
+.PHONY: bench
+bench: setup
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

@@ -1,7 +1,7 @@
 """Interlink benchmark: one command measures Interlink (keys off and on) and its peers (LiteLLM, Portkey)
 against the direct upstream, on a 2-core machine, and prints the tables (also in results/<stamp>/).
 
-    make bench                                   # = .venv/bin/python benchmarks/run.py (3 rounds, ~40 min)
+    make bench                                   # = .venv/bin/python benchmarks/run.py (3 rounds, ~45 min)
     .venv/bin/python benchmarks/run.py --quick   # 1 short round: a smoke test of the harness (~6 min)
     .venv/bin/python benchmarks/run.py --targets direct,interlink-off --paths chat,msg
     .venv/bin/python benchmarks/run.py --soak [--quick]   # 1,000 slow streams for 60 s + 100,000 requests

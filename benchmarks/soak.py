@@ -5,13 +5,14 @@
 2. Requests in a row: 100,000 non-stream requests at concurrency 16, in 10 segments of 10,000 that
    cycle through the five paths; no errors allowed; RSS after every segment.
 
---quick: 100 streams of 10 chunks, 10 × 1,000 requests. Results: soak.jsonl and soak.md.
+--quick: the same 1,000 streams but of 10 chunks (~10 s), and 10 × 1,000 requests. Results: soak.jsonl and soak.md.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 import load
@@ -21,11 +22,11 @@ SEGMENTS = 10
 
 
 def log(*parts: object) -> None:
-    print(time.strftime("%H:%M:%S"), *parts, flush=True)
+    print(time.strftime("%H:%M:%S"), *parts, file=sys.stderr, flush=True)
 
 
 def slow_streams(t: Target, out: str, emu_port: int, quick: bool, rec) -> dict:  # type: ignore[no-untyped-def]
-    n, model, hold = (100, "emu-oai-slow-quick", 10) if quick else (1000, "emu-oai-slow", 60)
+    n, model, hold = (1000, "emu-oai-slow-quick", 10) if quick else (1000, "emu-oai-slow", 60)
     body = load.body_file(out, "chat", model, True)
     rss = {"start": t.proc.rss_mb()}
     log("slow streams: %d concurrent, ~%d s each (RSS at start %.1f MB)" % (n, hold, rss["start"]))

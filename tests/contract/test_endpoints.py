@@ -124,3 +124,10 @@ def test_translated_path_reports_what_it_dropped(stack: Stack) -> None:
     assert r.status_code == 200, r.text
     assert "top_k" in r.headers.get("interlink-dropped", "")
     assert "top_k" not in stack.upstream_requests()[-1]["body"]
+
+
+def test_same_api_stream_names_the_public_model(stack: Stack) -> None:
+    body = {"model": "via-chat", "stream": True, "messages": [{"role": "user", "content": "who are you"}]}
+    relayed = httpx.post(f"{stack.gateway}/v1/chat/completions", json=body).text
+    assert "gpt-emu" not in relayed  # the upstream id stays behind the gateway
+    assert relayed.count('"model":"via-chat"') == relayed.count("data: {")

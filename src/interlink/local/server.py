@@ -52,6 +52,19 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
+def _server_env() -> dict[str, str]:
+    """Our environment without the variables llama_cpp.server's settings read (PORT, HOST, MODEL,
+    N_CTX, ...): they beat its command line, so `make run PORT=4000` would put the model server on
+    the gateway's own port."""
+    return {k: v for k, v in os.environ.items() if k.upper() not in _SERVER_SETTINGS}
+
+
+_SERVER_SETTINGS = {
+    "PORT", "HOST", "MODEL", "MODEL_ALIAS", "N_CTX", "N_THREADS", "N_THREADS_BATCH", "N_GPU_LAYERS",
+    "INTERRUPT_REQUESTS", "CONFIG_FILE", "API_KEY", "CHAT_FORMAT", "VERBOSE",
+}
+
+
 class LocalModel:
     """A handle on the local model server: `start()` before serving, `stop()` after.
 
@@ -101,6 +114,7 @@ class LocalModel:
         self._log = self.log_path.open("wb")  # this run only: the file would otherwise grow forever
         self._proc = subprocess.Popen(
             self.command(),
+            env=_server_env(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from interlink.core import ChatRequest, ChatResponse, Event, GatewayError
-from interlink.sse import ServerSentEvent
+import orjson
+
+from interlink.sse import ServerSentEvent, encode_event
 
 
 class StreamEncoder(Protocol):
@@ -46,3 +48,26 @@ class ClientProtocol(Protocol):
     def render_error(self, error: GatewayError) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body in this API's error shape."""
         ...
+
+
+class ModelRename:
+    """Same-API streams are relayed as the upstream sent them, which names the upstream's model
+    id; clients should see the public name they asked for. Cheap enough for every chunk: a
+    substring test, and a replace only where the name occurs."""
+
+    def __init__(self, public: str) -> None:
+        self.public = public
+        self._pairs: list[tuple[str, str]] = []
+
+    def upstream(self, model: str) -> None:
+        if model and model != self.public:
+            quoted_public = orjson.dumps(self.public).decode()
+            quoted = orjson.dumps(model).decode()
+            self._pairs = [(f'"model":{quoted}', f'"model":{quoted_public}'), (f'"model": {quoted}', f'"model": {quoted_public}')]
+
+    def apply(self, raw: ServerSentEvent) -> bytes:
+        data = raw.data
+        for old, new in self._pairs:
+            if old in data:
+                data = data.replace(old, new)
+        return encode_event(data, raw.event) if data is not raw.data else raw.encode()

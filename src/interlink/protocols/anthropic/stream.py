@@ -45,6 +45,7 @@ from interlink.protocols.anthropic.render import (
     render_usage,
     signature_for,
 )
+from interlink.protocols import ModelRename
 from interlink.sse import ServerSentEvent, encode_event
 
 
@@ -79,6 +80,7 @@ class AnthropicStreamEncoder:
         self.done = False
         self.held: list[bytes] | None = None  # frames of a tool_use block not yet complete
         self.pending_stop = b""  # the last block's content_block_stop, sent with what follows
+        self.rename = ModelRename(request.model)
 
     @property
     def holding(self) -> bool:
@@ -88,13 +90,14 @@ class AnthropicStreamEncoder:
         return b"" if self.done else frame({"type": "ping"})
 
     def passthrough(self, raw: ServerSentEvent) -> bytes:
-        return raw.encode()
+        return self.rename.apply(raw)
 
     def encode(self, event: Event) -> bytes:
         if self.done:
             return b""
         match event:
             case ResponseStart():
+                self.rename.upstream(event.model)
                 return self._start(event)
             case BlockStart(block=block):
                 out = self._close_block()

@@ -38,6 +38,7 @@ from interlink.protocols.openai_chat.render import (
     thinking_block,
     usage_json,
 )
+from interlink.protocols import ModelRename
 from interlink.sse import ServerSentEvent, encode_comment, encode_event
 
 
@@ -49,6 +50,7 @@ class ChatStreamEncoder:
     def __init__(self, request: ChatRequest) -> None:
         self._model = request.model
         self._include_usage = request.stream_usage
+        self._rename = ModelRename(request.model)
         self._id = "chatcmpl-interlink"
         self._created = int(time.time())
         self._tool_count = 0
@@ -70,13 +72,14 @@ class ChatStreamEncoder:
         client's behalf: a client that did not ask for usage may index `choices[0]`."""
         if not self._include_usage and ('"choices":[]' in raw.data or '"choices": []' in raw.data):
             return b""
-        return raw.encode()
+        return self._rename.apply(raw)
 
     def encode(self, event: Event) -> bytes:
         if self._done:
             return b""
         match event:
             case ResponseStart():
+                self._rename.upstream(event.model)
                 self._id = completion_id(event.id)
                 return self._chunk({"role": "assistant", "content": ""})
             case BlockStart(block=block):

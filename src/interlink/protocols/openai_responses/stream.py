@@ -51,6 +51,7 @@ from interlink.protocols.openai_responses.render import (
     text_part,
     usage_object,
 )
+from interlink.protocols import ModelRename
 from interlink.sse import ServerSentEvent, encode_comment, encode_event
 
 
@@ -74,6 +75,7 @@ class ResponsesStreamEncoder:
     holding = False  # never holds a block back (see protocols.StreamEncoder)
 
     def __init__(self, request: ChatRequest) -> None:
+        self._rename = ModelRename(request.model)
         self._request = request
         self._seq = 0
         self._response_id = ""
@@ -90,13 +92,14 @@ class ResponsesStreamEncoder:
         return encode_comment("keepalive")
 
     def passthrough(self, raw: ServerSentEvent) -> bytes:
-        return raw.encode()
+        return self._rename.apply(raw)
 
     def encode(self, event: Event) -> bytes:
         if self._finished:
             return b""
         match event:
             case ResponseStart():
+                self._rename.upstream(event.model)
                 return self._start(event.id)
             case BlockStart(block=block):
                 return self._ensure_started() + self._block_start(block)
