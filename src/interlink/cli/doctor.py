@@ -232,11 +232,12 @@ async def _check_call(report: Report, config: Config, settings: ProviderSettings
     with _Timer() as t:
         try:
             upstream = codec.build_request(request, upstream_model=model, settings=settings, stream=False)
-            reply = await transport.send(upstream, first_byte_timeout=timeout)
-            try:
-                body = await asyncio.wait_for(reply.read(), timeout)
-            finally:
-                reply.close()
+            async with asyncio.timeout(timeout):
+                reply = await transport.send(upstream)
+                try:
+                    body = await reply.read()
+                finally:
+                    reply.close()
             if reply.status >= 400:
                 raise codec.map_error(reply.status, reply.headers, body, settings=settings)
             codec.parse_response(body, settings=settings)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from urllib.parse import urlsplit
+
+import aiohttp
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +27,7 @@ from interlink.routing.breaker import Breakers
 from interlink.routing.catalog import Catalog, Deployment, Route
 from interlink.routing.resume import Continuation
 from interlink.routing.retry import retry_delay
-from interlink.routing.transport import Transport, UpstreamResponse
+from interlink.routing.transport import Transport, UpstreamResponse, connection_error
 from interlink.sse import ServerSentEvent
 
 # (raw upstream SSE event to relay as is, or None; core events)
@@ -148,6 +151,8 @@ class Dispatcher:
     def plan(self, route: Route) -> list[tuple[Route, Deployment]]:
         """Deployments in try order: weighted shuffle of the route's, then each fallback's;
         deployments with an open breaker go last (tried only if nothing else works)."""
+        if len(route.deployments) == 1 and not route.fallbacks:
+            return [(route, route.deployments[0])]  # the common case, on every request
         plan: list[tuple[Route, Deployment]] = []
         for r in [route] + [self.catalog.resolve(name) for name in route.fallbacks]:
             pool = list(r.deployments)
@@ -173,14 +178,18 @@ class Dispatcher:
         raise AssertionError("unreachable: Attempts raises when exhausted")
 
     async def _complete_once(self, deployment: Deployment, upstream: UpstreamRequest, timeout: float) -> ChatResponse:
-        async with asyncio.timeout(timeout):
-            response = await self.transport.send(upstream, first_byte_timeout=timeout)
-            try:
-                body = await response.read()
-            except Exception as exc:  # noqa: BLE001 — any read failure is a broken upstream
-                raise GatewayError(ErrorKind.CONNECTION, f"reading the upstream body failed: {exc}") from None
-            finally:
-                response.close()
+        host = deployment.provider.name
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self.transport.send(upstream)
+                try:
+                    body = await response.read()
+                except aiohttp.ClientError as exc:
+                    raise connection_error(exc, urlsplit(upstream.url).hostname) from None
+                finally:
+                    response.close()
+        except TimeoutError:
+            raise GatewayError(ErrorKind.TIMEOUT, f"no complete answer from {host} within {timeout:g} s") from None
         codec, settings = deployment.codec, deployment.provider
         if response.status >= 400:
             raise codec.map_error(response.status, response.headers, body, settings=settings)
@@ -234,19 +243,24 @@ class Dispatcher:
 
     async def _open_once(self, request: ChatRequest, deployment: Deployment, upstream: UpstreamRequest, timeout: float):  # type: ignore[no-untyped-def]
         codec, settings = deployment.codec, deployment.provider
-        response = await self.transport.send(upstream, first_byte_timeout=timeout)
+        response = None
         try:
-            if response.status >= 400:
-                body = await asyncio.wait_for(response.read(), timeout)
-                raise codec.map_error(response.status, response.headers, body, settings=settings)
-            relay_raw = request.passthrough is not None and request.passthrough.api == codec.api
-            items = _decode(response, codec.stream_decoder(settings=settings), deployment, relay_raw)
-            buffer = await asyncio.wait_for(_until_content(items), timeout)
-        except asyncio.TimeoutError:
-            response.close()
-            raise GatewayError(ErrorKind.TIMEOUT, f"no first token from {deployment.provider.name} within {timeout:g} s") from None
+            async with asyncio.timeout(timeout):
+                response = await self.transport.send(upstream)
+                if response.status >= 400:
+                    body = await response.read()
+                    response.close()
+                    raise codec.map_error(response.status, response.headers, body, settings=settings)
+                relay_raw = request.passthrough is not None and request.passthrough.api == codec.api
+                items = _decode(response, codec.stream_decoder(settings=settings), deployment, relay_raw)
+                buffer = await _until_content(items)
+        except TimeoutError:
+            if response is not None:
+                response.close()
+            raise GatewayError(ErrorKind.TIMEOUT, f"no first token from {settings.name} within {timeout:g} s") from None
         except BaseException:
-            response.close()
+            if response is not None:
+                response.close()
             raise
         return response, items, buffer
 

@@ -9,6 +9,7 @@ with the request id and retry hints in headers. Nothing here knows a wire format
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import uuid
@@ -40,8 +41,13 @@ class JSONBytesResponse(Response):
         return orjson.dumps(content)
 
 
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ID_COUNTER = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:24]
+    """Unique across processes (a random prefix per process) without a syscall per request."""
+    return f"req_{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES, timeout: float = BODY_READ_SECONDS) -> bytes:

@@ -26,6 +26,10 @@ from interlink.sse import ServerSentEvent
 log = logging.getLogger("interlink.stream")
 
 
+# Markers the relay's queue carries besides upstream items.
+END, STOP, TOTAL, KEEPALIVE = object(), object(), object(), object()
+
+
 class StreamStats:
     """What the relay saw, for the request's log line and usage record."""
 
@@ -75,8 +79,8 @@ class Relay:
         stopping: asyncio.Event,
         on_done: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self.first = first
         self.items = first.items
-        self.pending: asyncio.Future[StreamItem] | None = first.task
         self.encoder = encoder
         self.keepalive_seconds = keepalive_seconds
         self.total_seconds = total_seconds
@@ -85,32 +89,59 @@ class Relay:
         self.on_done = on_done
         self.closed = False
         self.held_raw: list[bytes] = []
+        # One reader task per stream fills a queue; the writer drains it. No task or wait set per
+        # chunk (that cost ~50 µs a chunk), and a timer only while the queue is empty.
+        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=256)
+        self.reader: asyncio.Task[None] | None = None
+
+    async def _read(self) -> None:
+        """Upstream items into the queue, then END; an error, StopAsyncIteration or the server's
+        drain deadline goes in as what it is."""
+        put = self.queue.put
+        try:
+            await put(await self.first.task)
+            async for item in self.items:
+                await put(item)
+            await put(END)
+        except StopAsyncIteration:
+            await put(END)
+        except GatewayError as error:
+            await put(error)
+
+    async def _watch_stop(self) -> None:
+        await self.stopping.wait()
+        self.queue.put_nowait(STOP)
+
+    async def _next(self, deadline: float) -> object:
+        try:
+            return self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        try:
+            async with asyncio.timeout(min(self.keepalive_seconds, max(deadline - time.monotonic(), 0))):
+                return await self.queue.get()
+        except TimeoutError:
+            return TOTAL if time.monotonic() >= deadline else KEEPALIVE
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         deadline = time.monotonic() + self.total_seconds
-        stop = asyncio.ensure_future(self.stopping.wait())
+        self.reader = asyncio.create_task(self._read())
+        stop_watch = asyncio.create_task(self._watch_stop())
         try:
             while True:
-                if self.pending is None:
-                    self.pending = asyncio.ensure_future(self.items.__anext__())
-                timeout = min(self.keepalive_seconds, max(deadline - time.monotonic(), 0))
-                done, _ = await asyncio.wait({self.pending, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                if stop in done and self.pending not in done:
-                    yield self._fail(GatewayError(ErrorKind.UNAVAILABLE, "the gateway is shutting down; retry the request"))
-                    break
-                if not done:
-                    if time.monotonic() >= deadline:
-                        yield self._fail(GatewayError(ErrorKind.TIMEOUT, f"the response took longer than {self.total_seconds:g} s"))
-                        break
+                item = await self._next(deadline)
+                if item is KEEPALIVE:
                     yield self.encoder.keepalive()
                     continue
-                task, self.pending = self.pending, None
-                try:
-                    raw, events = task.result()
-                except StopAsyncIteration:
+                if item is END:
                     break
-                except GatewayError as error:
-                    raw, events = None, [StreamError(error)]
+                if item is STOP:
+                    yield self._fail(GatewayError(ErrorKind.UNAVAILABLE, "the gateway is shutting down; retry the request"))
+                    break
+                if item is TOTAL:
+                    yield self._fail(GatewayError(ErrorKind.TIMEOUT, f"the response took longer than {self.total_seconds:g} s"))
+                    break
+                raw, events = (None, [StreamError(item)]) if isinstance(item, GatewayError) else item  # type: ignore[misc]
                 out = self._encode(raw, events)
                 if out:
                     yield out
@@ -120,7 +151,7 @@ class Relay:
             if self.stats.error is None and self.stats.observer is not None:
                 self.stats.observer.commit()
         finally:
-            stop.cancel()
+            stop_watch.cancel()
             await self.close()
 
     def _fail(self, error: GatewayError) -> bytes:
@@ -152,10 +183,11 @@ class Relay:
         if self.closed:
             return
         self.closed = True
-        if self.pending is not None:
-            self.pending.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self.pending
+        for task in (self.reader, self.first.task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await task
         await self.items.aclose()
         if not self.stats.completed:
             self.stats.disconnected = True

@@ -36,7 +36,7 @@ _SUMMED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_to
 class Ledger:
     """Batched, non-blocking writes of `UsageRecord`s, and reports over them."""
 
-    def __init__(self, db: Database, *, batch_size: int = 500, interval: float = 0.2, max_queue: int = 100_000) -> None:
+    def __init__(self, db: Database, *, batch_size: int = 1000, interval: float = 1.0, max_queue: int = 100_000) -> None:
         self.db = db
         self.batch_size = batch_size
         self.interval = interval

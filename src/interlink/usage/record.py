@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,10 +44,14 @@ class UsageRecord:
     stream: bool = False
 
     def to_row(self) -> dict[str, Any]:
-        """The values for an INSERT into the `usage` table."""
-        row = asdict(self)
+        """The values for an INSERT into the `usage` table (no `asdict`: it deep-copies every
+        field, a tenth of a millisecond a request for nothing)."""
+        row = {name: getattr(self, name) for name in _FIELDS}
         if not isinstance(self.repairs, str):
             row["repairs"] = ",".join(self.repairs)
         row["reasoning_tokens"] = self.reasoning_tokens or 0
         row["ts"] = self.ts if self.ts.tzinfo else self.ts.replace(tzinfo=UTC)
         return row
+
+
+_FIELDS = tuple(f.name for f in fields(UsageRecord))
