@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import signal
@@ -209,6 +210,11 @@ def create_app(config: Config, *, local: Any = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
+        # Everything loaded so far (modules, config, SQLAlchemy metadata) lives as long as the
+        # process: moving it out of the collector's reach keeps full collections from scanning
+        # it, which showed up as ~80 ms pauses in the p99 of requests in flight.
+        gc.collect()
+        gc.freeze()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, gateway.reload)

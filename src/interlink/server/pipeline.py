@@ -58,20 +58,16 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, timeout: floa
         raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-
-    async def collect() -> None:
-        nonlocal size
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body exceeds the limit of {limit} bytes")
-            chunks.append(chunk)
-
     try:
-        await asyncio.wait_for(collect(), timeout)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(timeout):  # a timer, not a task: this runs on every request
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
         raise GatewayError(ErrorKind.TIMEOUT, f"the request body did not arrive within {timeout:g} s", status=408, retryable=False) from None
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def read_json(request: Request) -> Any:

@@ -90,8 +90,10 @@ class Relay:
         self.closed = False
         self.held_raw: list[bytes] = []
         # One reader task per stream fills a queue; the writer drains it. No task or wait set per
-        # chunk (that cost ~50 µs a chunk), and a timer only while the queue is empty.
-        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=256)
+        # chunk (that cost ~50 µs a chunk), and a timer only while the queue is empty. The queue
+        # is short on purpose: buffered upstream data never makes the reader wait, so a long
+        # queue let it decode a whole burst before the client got its first byte.
+        self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=2)
         self.reader: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
