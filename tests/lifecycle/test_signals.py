@@ -4,6 +4,7 @@ is invalid); SIGTERM drains open streams and ends the rest with a terminal error
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -21,6 +22,11 @@ def slow_stream(gateway: str, results: list, index: int) -> None:
             results[index] = b"".join(r.iter_bytes())
     except httpx.HTTPError as exc:
         results[index] = exc
+
+
+def ledger_rows(data_dir: Path) -> int:
+    with sqlite3.connect(data_dir / "interlink.db") as db:
+        return db.execute("SELECT count(*) FROM usage").fetchone()[0]
 
 
 def setup(tmp_path: Path, drain: float = 30):  # type: ignore[no-untyped-def]
@@ -83,6 +89,7 @@ def test_sigterm_drains_then_ends_open_streams_with_an_error_event(tmp_path: Pat
         errored = sum(1 for r in results if isinstance(r, bytes) and b'"error"' in r and b"shutting down" in r)
         assert complete + errored == 50, [r if not isinstance(r, bytes) else r[-200:] for r in results]
         assert errored > 0  # the streams outlived the 1 s drain and got a terminal error event
+        assert ledger_rows(tmp_path / "data") == 50  # every stream recorded, cut or not
     finally:
         if gateway.poll() is None:
             stop(gateway)
