@@ -36,7 +36,7 @@ def setup(tmp_path: Path, drain: float = 30):  # type: ignore[no-untyped-def]
     config = tmp_path / "interlink.yaml"
 
     def write(extra: str = "") -> None:
-        write_config(config, emu, models='  slow-chat: {provider: emu-chat, model: "gpt-emu@delay=250"}\n' + extra,
+        write_config(config, emu, models='  slow-chat: {provider: emu-chat, model: "gpt-emu@delay=400"}\n' + extra,
                      defaults=DEFAULTS + f"server: {{drain_seconds: {drain}}}\n")
 
     write()
