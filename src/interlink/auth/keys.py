@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from interlink.core.errors import GatewayError
+from interlink.store.cached import Cached
 from interlink.store.schema import api_keys
 
 if TYPE_CHECKING:
@@ -170,10 +170,10 @@ class KeyStore:
         self.db = db
         self.cache_ttl = cache_ttl
         self.cache_size = cache_size
-        # secret hash -> (row's principal and revoked flag, or None when unknown; fetched at)
-        self._cache: dict[str, tuple[tuple[Principal, bool] | None, float]] = {}
-        # (answer, fetched at, earliest expiry among active keys): asked on every keyless request.
-        self._any: tuple[bool, float, datetime | None] | None = None
+        # secret hash -> the row's principal and revoked flag, or None when unknown
+        self._principals: Cached[str, tuple[Principal, bool] | None] = Cached(self._fetch, ttl=cache_ttl, max_size=cache_size)
+        # (any active key, when the last of them expires): asked on every keyless request.
+        self._any: Cached[None, tuple[bool, datetime | None]] = Cached(self._fetch_any, ttl=cache_ttl)
 
     async def create(
         self,
@@ -211,8 +211,7 @@ class KeyStore:
             except sa.exc.IntegrityError:
                 # Two creates racing for one name: the unique constraint decides.
                 raise GatewayError.invalid(f"a key named {name!r} already exists", "name") from None
-        self._cache.clear()  # a cached "unknown secret" or "no keys" must not outlive this
-        self._any = None
+        self._forget()  # a cached "unknown secret" or "no keys" must not outlive this
         return _principal(SimpleNamespace(**values)), secret
 
     async def list(self) -> list[KeyInfo]:
@@ -236,40 +235,37 @@ class KeyStore:
         async with self.db.engine.begin() as conn:
             result = await conn.execute(query)
         # This process sees its own revocation at once; other replicas within `cache_ttl`.
-        self._cache.clear()
-        self._any = None
+        self._forget()
         return result.rowcount > 0
+
+    def _forget(self) -> None:
+        self._principals.invalidate()
+        self._any.invalidate()
 
     async def any_keys(self) -> bool:
         """Whether any key is active (not revoked, not expired). Cached like `authenticate`, so
         keyless or bad-key requests do not cost a query each."""
+        found, last_expiry = await self._any.get(None)
+        if last_expiry is not None and last_expiry <= datetime.now(UTC):
+            # The last active key expired within the cache window: ask again now.
+            self._any.invalidate()
+            found, last_expiry = await self._any.get(None)
+        return found
+
+    async def _fetch_any(self, _: None) -> tuple[bool, datetime | None]:
         now = datetime.now(UTC)
-        cached = self._any
-        if cached is not None and time.monotonic() - cached[1] <= self.cache_ttl and (cached[2] is None or cached[2] > now):
-            return cached[0]
         query = sa.select(api_keys.c.expires_at).where(
             api_keys.c.revoked_at.is_(None), sa.or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now)
         )
         async with self.db.engine.connect() as conn:
             expiries = (await conn.execute(query.limit(1000))).scalars().all()
-        # Re-ask as soon as the last active key expires, even within the cache window.
-        last = None if not expiries or None in expiries else max(expiries)
-        self._any = (bool(expiries), time.monotonic(), last)
-        return bool(expiries)
+        return bool(expiries), None if not expiries or None in expiries else max(expiries)
 
     async def authenticate(self, secret: str | None) -> Principal | None:
         """The key's principal, or None for an unknown, revoked or expired secret."""
         if not secret or not _looks_like_secret(secret):
             return None
-        digest = hash_secret(secret)
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is None or now - cached[1] > self.cache_ttl:
-            cached = (await self._fetch(digest), now)
-            if len(self._cache) >= self.cache_size:
-                self._cache.clear()
-            self._cache[digest] = cached
-        found = cached[0]
+        found = await self._principals.get(hash_secret(secret))
         if found is None:
             return None
         principal, revoked = found

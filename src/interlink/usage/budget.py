@@ -8,11 +8,11 @@ counted twice for at most `ttl` seconds: budgets err towards refusing, never tow
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from interlink.core.errors import ErrorKind, GatewayError
+from interlink.store.cached import Cached
 
 if TYPE_CHECKING:
     from interlink.auth.keys import Principal
@@ -43,25 +43,23 @@ class Budgets:
     def __init__(self, ledger: Ledger, *, ttl: float = 2.0) -> None:
         self.ledger = ledger
         self.ttl = ttl
-        # key_id -> (period start, spend in the database, ledger's written-cost counter, fetched at)
-        self._cache: dict[str, tuple[datetime, float, float, float]] = {}
+        # (key_id, period start) -> (spend in the database, the ledger's written-cost counter
+        # when it was asked); the period start in the key makes a new period a new query.
+        self._spend: Cached[tuple[str, datetime], tuple[float, float]] = Cached(self._fetch, ttl=ttl)
 
     async def spent(self, principal: Principal, now: datetime | None = None) -> float:
         """The key's spend in its current budget period (all time when it has no period)."""
         start = period_start(principal.budget_period or "total", now)
-        key_id = principal.key_id
-        entry = self._cache.get(key_id)
-        if entry is None or entry[0] != start or time.monotonic() - entry[3] > self.ttl:
-            # Snapshot the written counter before the query: anything written after the snapshot
-            # is counted by the query or by the local delta (possibly both), never by neither.
-            _, written = self.ledger.cost_counters(key_id)
-            db_spent = await self.ledger.spent(key_id, None if start == EPOCH else start)
-            entry = (start, db_spent, written, time.monotonic())
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key_id] = entry
-        recorded, _ = self.ledger.cost_counters(key_id)
-        return entry[1] + max(recorded - entry[2], 0.0)
+        db_spent, written = await self._spend.get((principal.key_id, start))
+        recorded, _ = self.ledger.cost_counters(principal.key_id)
+        return db_spent + max(recorded - written, 0.0)
+
+    async def _fetch(self, key: tuple[str, datetime]) -> tuple[float, float]:
+        key_id, start = key
+        # Snapshot the written counter before the query: anything written after the snapshot
+        # is counted by the query or by the local delta (possibly both), never by neither.
+        _, written = self.ledger.cost_counters(key_id)
+        return await self.ledger.spent(key_id, None if start == EPOCH else start), written
 
     async def check(self, principal: Principal, now: datetime | None = None) -> None:
         budget = principal.budget_usd
