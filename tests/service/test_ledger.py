@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from interlink.store import Database
+from interlink.store.schema import usage as usage_table
 from interlink.usage.ledger import Ledger, parse_since, totals
-from interlink.usage.record import UsageRecord
+from interlink.usage.record import COLUMNS, UsageRecord
 
 
 async def _count(db: Database) -> int:
@@ -78,15 +79,44 @@ async def test_bounded_queue_drops_and_counts(db: Database) -> None:
 async def test_failed_batch_is_kept_for_retry(db: Database) -> None:
     ledger = Ledger(db)
     ledger.record(_rec(1))
-    ledger.record(_rec(2, ts="not a datetime"))  # type: ignore[arg-type]
-    try:
+    ledger.record(_rec(2))
+    async with db.engine.begin() as conn:  # the database refuses writes for a while
+        await conn.execute(sa.text("ALTER TABLE usage RENAME TO usage_away"))
+    with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises
         await ledger.flush()
-    except Exception:  # noqa: BLE001 - the bad row fails the batch
-        pass
-    assert ledger.pending == 2 and await _count(db) == 0
-    ledger._pending.pop()  # drop the bad one; the good one is still queued
+    assert ledger.pending == 2
+    async with db.engine.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE usage_away RENAME TO usage"))
+    await ledger.close()
+    assert await _count(db) == 2
+
+
+async def test_a_record_that_cannot_be_stored_is_dropped_not_raised(db: Database) -> None:
+    ledger = Ledger(db)
+    ledger.record(_rec(1, ts="not a datetime"))  # type: ignore[arg-type]
+    ledger.record(_rec(2))
+    assert ledger.dropped == 1 and ledger.pending == 1
     await ledger.close()
     assert await _count(db) == 1
+
+
+async def test_rows_read_back_as_recorded(db: Database) -> None:
+    ts = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    rec = _rec(1, ts=ts, cache_read_tokens=3, cache_write_tokens=4, reasoning_tokens=None, status=529, outcome="error",
+               error_kind="overloaded", attempts="a:529,b:ok", repairs=["orphan_tool_call=1", "empty_text=2"],
+               ttft_ms=12.5, stream=True)
+    ledger = Ledger(db)
+    ledger.record(rec)
+    await ledger.close()
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(sa.select(usage_table))).mappings().one()
+    expected = {**{name: getattr(rec, name) for name in COLUMNS}, "reasoning_tokens": 0,
+                "repairs": "orphan_tool_call=1,empty_text=2"}
+    assert {name: row[name] for name in COLUMNS} == expected
+    assert row["ts"].tzinfo is not None and row["ts"] == ts
+    since = await ledger.report(by="model", since=ts)
+    assert [r["requests"] for r in since] == [1]
+    assert await ledger.report(by="model", since=ts + timedelta(microseconds=1)) == []
 
 
 async def test_report_by_key_model_day(db: Database) -> None:

@@ -82,6 +82,14 @@ class Database:
         return cls(f"sqlite+aiosqlite:///{path}")
 
     @property
+    def sqlite_path(self) -> str | None:
+        """The file of a SQLite store; None for other databases (and for an in-memory SQLite)."""
+        url = sa.make_url(self.url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return url.database
+
+    @property
     def dialect(self) -> str:
         """"sqlite" or "postgresql"."""
         return self.engine.dialect.name
@@ -135,16 +143,23 @@ def _make_engine(url: str, *, echo: bool) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def configure_sqlite(connection: Any) -> None:
+    """Settings every connection to the SQLite store uses (SQLAlchemy's and the ledger writer's):
+    WAL so readers never block the writer, a busy timeout instead of instant "database is
+    locked", and fsync at checkpoints only (a crash loses at most the last commits, never the file)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def _sqlite_events(engine: AsyncEngine) -> None:
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # SQLAlchemy emits BEGIN itself (below): the driver's legacy mode skips it for DDL and reads.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        configure_sqlite(dbapi_connection)
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:

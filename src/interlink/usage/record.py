@@ -43,15 +43,23 @@ class UsageRecord:
     ttft_ms: float | None = None
     stream: bool = False
 
-    def to_row(self) -> dict[str, Any]:
-        """The values for an INSERT into the `usage` table (no `asdict`: it deep-copies every
-        field, a tenth of a millisecond a request for nothing)."""
-        row = {name: getattr(self, name) for name in _FIELDS}
-        if not isinstance(self.repairs, str):
-            row["repairs"] = ",".join(self.repairs)
-        row["reasoning_tokens"] = self.reasoning_tokens or 0
-        row["ts"] = self.ts if self.ts.tzinfo else self.ts.replace(tzinfo=UTC)
-        return row
+    def values(self, *, text_ts: bool) -> tuple[Any, ...]:
+        """The row as a tuple in `COLUMNS` order, built on the request path (a couple of
+        microseconds) so the ledger's writer thread has no Python left to run per row.
+        `text_ts`: the timestamp as SQLite stores it (naive UTC text, exactly SQLAlchemy's
+        format, so both writers' rows compare alike); otherwise an aware datetime."""
+        ts = self.ts if self.ts.tzinfo else self.ts.replace(tzinfo=UTC)
+        if text_ts:
+            ts = ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        repairs = self.repairs if isinstance(self.repairs, str) else ",".join(self.repairs)
+        return (
+            self.request_id, self.model, ts, self.key_id, self.key_name, self.client_api, self.provider,
+            self.upstream_model, self.input_tokens, self.output_tokens, self.cache_read_tokens,
+            self.cache_write_tokens, self.reasoning_tokens or 0, self.cost_usd, self.status, self.outcome,
+            self.error_kind, self.attempts, repairs, self.latency_ms, self.ttft_ms, bool(self.stream),
+        )
 
 
-_FIELDS = tuple(f.name for f in fields(UsageRecord))
+COLUMNS = tuple(f.name for f in fields(UsageRecord))
+"""The `usage` table's columns that a record fills (all but the id), in `values()` order."""
+KEY_ID, COST_USD = COLUMNS.index("key_id"), COLUMNS.index("cost_usd")
