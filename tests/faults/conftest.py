@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -30,7 +32,12 @@ class FaultStack(Stack):
 @pytest.fixture(scope="session")
 def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
     root = tmp_path_factory.mktemp("faults")
-    emu_port, gw_port, dead_port = free_port(), free_port(), free_port()
+    emu_port, gw_port = free_port(), free_port()
+    # Bound but never listening: connections are refused, and no server started later in the
+    # session can take the port and answer (a 404 from a stranger made failover tests flaky).
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
     emulator = start_emulator(emu_port, "--stall-s", str(STALL_S))
     emu = f"http://127.0.0.1:{emu_port}"
     write_config(
@@ -58,6 +65,7 @@ defaults:
     yield FaultStack(gateway=f"http://127.0.0.1:{gw_port}", emulator=emu, log=log)
     stop(gateway)
     stop(emulator)
+    dead.close()
 
 
 @pytest.fixture

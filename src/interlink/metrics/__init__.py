@@ -21,7 +21,8 @@ always kept; after `max_values` other distinct values a label collapses new ones
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -85,14 +86,25 @@ class Metrics:
             buckets=_TTFT_BUCKETS, registry=r,
         )  # fmt: skip
         self._open_streams = Gauge("interlink_open_streams", "Streams being sent to clients now.", registry=r)
+        # (metric, raw label values) -> the labelled child. `labels()` validates and locks on
+        # every call (a few µs each, several per request); the children never change.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Any, *raw: object, labels: tuple[Callable[[object], str], ...]) -> Any:
+        key = (id(metric), *raw)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= 10_000:  # raw values may come from clients: bounded
+                self._children.clear()
+            child = self._children[key] = metric.labels(*(label(value) for label, value in zip(labels, raw, strict=True)))
+        return child
 
     def request(self, api: str, model: str | None, status: int, latency_s: float, ttft_s: float | None = None) -> None:
         """One finished request; `ttft_s` only when a first token was streamed."""
-        api_label = self._api(api)
-        self._requests.labels(api_label, self._model(model), self._status(status)).inc()
-        self._duration.labels(api_label).observe(max(0.0, latency_s))
+        self._child(self._requests, api, model, status, labels=(self._api, self._model, self._status)).inc()
+        self._child(self._duration, api, labels=(self._api,)).observe(max(0.0, latency_s))
         if ttft_s is not None:
-            self._ttft.labels(api_label).observe(max(0.0, ttft_s))
+            self._child(self._ttft, api, labels=(self._api,)).observe(max(0.0, ttft_s))
 
     def error(self, kind: object) -> None:
         """`kind` is an `ErrorKind` or its value."""
@@ -107,7 +119,7 @@ class Metrics:
             # A programming error, not client input: fail loudly so it is caught in tests.
             raise ValueError(f"token kind must be one of {sorted(TOKEN_KINDS)}, not {kind!r}")
         if n:
-            self._tokens.labels(self._model(model), kind).inc(max(0, n))
+            self._child(self._tokens, model, kind, labels=(self._model, str)).inc(max(0, n))
 
     def stream_opened(self) -> None:
         self._open_streams.inc()

@@ -50,7 +50,23 @@ _BUILTIN: list[tuple[str, dict[str, object]]] = [
 ]
 
 
+_KNOWN: dict[tuple[str, str, frozenset[tuple[str, object]] | None], Capabilities] = {}
+
+
 def capabilities_for(upstream_model: str, upstream_kind: str, overrides: dict[str, object] | None = None) -> Capabilities:
+    """What the upstream model accepts: built-ins matched by name, then the config's overrides.
+    Asked before every attempt, so answers are remembered (they depend on nothing else)."""
+    key = (upstream_model, upstream_kind, frozenset(overrides.items()) if overrides else None)
+    found = _KNOWN.get(key)
+    if found is None:
+        found = _capabilities(upstream_model, upstream_kind, overrides)
+        if len(_KNOWN) >= 10_000:  # model names may come from clients (`provider/model`)
+            _KNOWN.clear()
+        _KNOWN[key] = found
+    return found
+
+
+def _capabilities(upstream_model: str, upstream_kind: str, overrides: dict[str, object] | None) -> Capabilities:
     base = Capabilities()
     if upstream_kind == "anthropic":
         base = replace(base, prefill=False, tool_id_pattern=ANTHROPIC_TOOL_ID)

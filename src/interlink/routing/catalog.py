@@ -52,6 +52,8 @@ class Route:
     timeouts: TimeoutsConfig
     fallbacks: list[str] = field(default_factory=list)
     config: ModelConfig | None = None
+    overrides: dict[str, object] | None = None
+    """The model's capability overrides from the config (`max_output_tokens`, `supports`...)."""
 
 
 class Catalog:
@@ -70,11 +72,23 @@ class Catalog:
         }
         self.exact = {k: v for k, v in config.models.items() if not _is_pattern(k)}
         self.patterns = [(k, v) for k, v in config.models.items() if _is_pattern(k)]
+        # Routes are built from the config alone, which never changes under a Catalog (a reload
+        # builds a new one): resolving the same name again is a dict lookup.
+        self._routes: dict[str, Route] = {}
 
     def public_models(self) -> list[str]:
         return sorted(self.exact)
 
     def resolve(self, name: str) -> Route:
+        route = self._routes.get(name)
+        if route is None:
+            route = self._resolve(name)
+            if len(self._routes) >= 10_000:  # names come from clients: bounded
+                self._routes.clear()
+            self._routes[name] = route
+        return route
+
+    def _resolve(self, name: str) -> Route:
         if name in self.exact:
             return self._route(name, self.exact[name])
         provider, _, upstream = name.partition("/")
@@ -99,6 +113,7 @@ class Catalog:
             timeouts=timeouts,
             fallbacks=list(model.fallbacks),
             config=model,
+            overrides=model.capability_overrides() or None,
         )
 
     def _unknown(self, name: str) -> GatewayError:

@@ -94,7 +94,7 @@ class Attempts:
             self.request,
             upstream_model=deployment.upstream_model,
             upstream_kind=deployment.provider.kind,
-            model_overrides=config.capability_overrides() if config is not None else None,
+            model_overrides=route.overrides,
             thinking=thinking,
             store=self.d.store,
         )
@@ -289,8 +289,7 @@ def _accepts_prefill(outcome: Outcome, route: Route) -> bool:
     deployment = outcome.deployment
     if deployment is None:
         return False
-    overrides = route.config.capability_overrides() if route.config is not None else None
-    return capabilities_for(deployment.upstream_model, deployment.provider.kind, overrides).prefill
+    return capabilities_for(deployment.upstream_model, deployment.provider.kind, route.overrides).prefill
 
 
 def _key(deployment: Deployment) -> str:
