@@ -14,6 +14,7 @@ from alembic.migration import MigrationContext
 
 from interlink.config.settings import Config
 from interlink.store import Database, metadata, normalize_url
+from interlink.store.database import HEAD_REVISION
 
 
 async def _tables(db: Database) -> set[str]:
@@ -99,3 +100,8 @@ def test_from_config_prefers_database_url(tmp_path) -> None:  # type: ignore[no-
     assert "pw" not in repr(db) and "pw" not in db.describe()
     assert normalize_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
     assert normalize_url("postgresql+asyncpg://h/d") == "postgresql+asyncpg://h/d"
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    # start() skips importing Alembic when the database is at HEAD_REVISION: it must be the real head.
+    assert Database.head() == HEAD_REVISION

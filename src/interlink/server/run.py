@@ -47,6 +47,7 @@ def run_server(app: Starlette, *, host: str, port: int, drain_seconds: float) ->
         access_log=False,
         loop="auto",
         http="auto",
+        ws="none",  # no WebSocket endpoints: skips importing the websockets package (memory, start-up)
         # uvicorn's own limit comes after ours, so the streams' error events get written first.
         timeout_graceful_shutdown=drain_seconds + 5,
         timeout_keep_alive=5,
