@@ -1,4 +1,5 @@
-"""The SSE decoder yields the same events however the bytes are split."""
+"""The SSE decoder yields the same events however the bytes are split (a CRLF or a UTF-8
+character cut in two included)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ STREAM = (
     b": keepalive comment\n\n"
     b"event: ping\r\ndata: {\"type\": \"ping\"}\r\n\r\n"
     b"data: line one\ndata: line two\n\n"
+    b"event: cr-only\rdata:no-space \xc3\xa9t\xc3\xa9\r\r"
     b"data: [DONE]\n\n"
 )
 
@@ -30,6 +32,7 @@ def test_decodes_events_comments_crlf_and_multiline_data() -> None:
         ("message_start", '{"a": 1}'),
         ("ping", '{"type": "ping"}'),
         (None, "line one\nline two"),
+        ("cr-only", "no-space \u00e9t\u00e9"),
         (None, "[DONE]"),
     ]
 

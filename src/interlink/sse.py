@@ -45,61 +45,49 @@ class SSEDecoder:
         self.comments = 0
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        self._buffer += chunk
-        events: list[ServerSentEvent] = []
-        while True:
-            line, sep, rest = self._split_line(self._buffer)
-            if not sep:
-                break
-            self._buffer = rest
-            event = self._line(line.decode("utf-8", errors="replace"))
-            if event is not None:
-                events.append(event)
-        return events
+        # Every complete line is split off in one pass (one decode, one split) rather than one
+        # line at a time, which copied the rest of the buffer per line.
+        buffer = self._buffer + chunk if self._buffer else chunk
+        held = b""
+        if b"\r" in buffer:
+            if buffer[-1:] == b"\r":  # may be the first half of a CRLF: wait for the next byte
+                buffer, held = buffer[:-1], b"\r"
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = buffer.rfind(b"\n")
+        if end == -1:
+            self._buffer = buffer + held
+            return []
+        self._buffer = buffer[end + 1 :] + held
+        # Lines split at an ASCII byte, so no UTF-8 sequence is cut by decoding them together.
+        return self._lines(buffer[:end].decode("utf-8", errors="replace").split("\n"))
 
     def flush(self) -> list[ServerSentEvent]:
         """End of input: a final event without its blank line still counts."""
-        events = []
-        if self._buffer:
-            event = self._line(self._buffer.decode("utf-8", errors="replace"))
-            self._buffer = b""
-            if event is not None:
-                events.append(event)
-        event = self._line("")
-        if event is not None:
-            events.append(event)
+        tail = self._buffer.decode("utf-8", errors="replace").rstrip("\r")
+        self._buffer = b""
+        return self._lines([tail, ""] if tail else [""])
+
+    def _lines(self, lines: list[str]) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
+        data, name = self._data, self._event
+        for line in lines:
+            if not line:  # a blank line dispatches the event, if there is one
+                if data or name is not None:
+                    events.append(ServerSentEvent(data="\n".join(data), event=name, id=self._id))
+                    data, name = [], None
+            elif line.startswith("data: "):
+                data.append(line[6:])
+            elif line[0] == ":":
+                self.comments += 1
+            else:
+                field, _, value = line.partition(":")
+                if value[:1] == " ":
+                    value = value[1:]
+                if field == "data":
+                    data.append(value)
+                elif field == "event":
+                    name = value
+                elif field == "id":
+                    self._id = value
+        self._data, self._event = data, name
         return events
-
-    @staticmethod
-    def _split_line(buffer: bytes) -> tuple[bytes, bytes, bytes]:
-        lf = buffer.find(b"\n")
-        cr = buffer.find(b"\r")
-        if cr == -1 or (lf != -1 and lf < cr):
-            return buffer.partition(b"\n")
-        # A CR at the very end may be the first half of CRLF: wait for more bytes.
-        if cr == len(buffer) - 1:
-            return buffer, b"", b""
-        if buffer[cr + 1 : cr + 2] == b"\n":
-            return buffer[:cr], b"\r\n", buffer[cr + 2 :]
-        return buffer[:cr], b"\r", buffer[cr + 1 :]
-
-    def _line(self, line: str) -> ServerSentEvent | None:
-        if not line:
-            if not self._data and self._event is None:
-                return None
-            event = ServerSentEvent(data="\n".join(self._data), event=self._event, id=self._id)
-            self._data, self._event = [], None
-            return event
-        if line.startswith(":"):
-            self.comments += 1
-            return None
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id":
-            self._id = value
-        return None

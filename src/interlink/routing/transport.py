@@ -34,8 +34,13 @@ class UpstreamResponse:
         content = self.raw.content
         while True:
             try:
-                chunk = await asyncio.wait_for(content.readany(), idle_timeout)
-            except asyncio.TimeoutError:
+                # What is already buffered is read without a timer; `wait_for` would also cost
+                # a task per read on Python 3.11.
+                chunk = content.read_nowait()
+                if not chunk and not content.is_eof():
+                    async with asyncio.timeout(idle_timeout):
+                        chunk = await content.readany()
+            except TimeoutError:
                 raise GatewayError(ErrorKind.TIMEOUT, f"the upstream sent nothing for {idle_timeout:g} s") from None
             except aiohttp.ClientError as exc:
                 raise connection_error(exc, self.raw.url.host) from None

@@ -182,18 +182,25 @@ class Relay:
         """The encoder sees every event, so it can always close the stream correctly; for a
         same-API stream the upstream's own bytes go out instead of the encoder's, held back
         while the encoder holds back a block (see `holding`)."""
-        parts = []
-        failed = False
-        for event in events:
-            self.stats.observe(event)
-            parts.append(self.encoder.encode(event))
-            failed = failed or isinstance(event, StreamError)
         # An event that ends the stream in error is always the gateway's own, well-formed one: the
         # upstream's bytes may be what broke (malformed JSON), and the client must be able to read it.
+        failed = any(isinstance(event, StreamError) for event in events)
+        encoder = self.encoder
         if raw is None or failed:
+            parts = []
+            for event in events:
+                self.stats.observe(event)
+                parts.append(encoder.encode(event))
             self.held_raw.clear()
             return b"".join(parts)
-        self.held_raw.append(self.encoder.passthrough(raw))
+        encoder.quiet = True
+        try:
+            for event in events:
+                self.stats.observe(event)
+                encoder.encode(event)
+        finally:
+            encoder.quiet = False
+        self.held_raw.append(encoder.passthrough(raw))
         if self.encoder.holding:
             return b""
         out = b"".join(self.held_raw)

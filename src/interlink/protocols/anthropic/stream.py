@@ -81,13 +81,17 @@ class AnthropicStreamEncoder:
         self.held: list[bytes] | None = None  # frames of a tool_use block not yet complete
         self.pending_stop = b""  # the last block's content_block_stop, sent with what follows
         self.rename = ModelRename(request.model)
+        self.quiet = False
+
+    def _frame(self, payload: dict[str, Any]) -> bytes:
+        return b"" if self.quiet else frame(payload)
 
     @property
     def holding(self) -> bool:
         return self.held is not None
 
     def keepalive(self) -> bytes:
-        return b"" if self.done else frame({"type": "ping"})
+        return b"" if self.done else self._frame({"type": "ping"})
 
     def passthrough(self, raw: ServerSentEvent) -> bytes:
         return self.rename.apply(raw)
@@ -118,7 +122,7 @@ class AnthropicStreamEncoder:
                 return self._close_block() + self._flush() + self._message_delta(event)
             case ResponseStop():
                 self.done = True
-                return self._close_block() + self._flush() + frame({"type": "message_stop"})
+                return self._close_block() + self._flush() + self._frame({"type": "message_stop"})
             case StreamError(error=error):
                 return self._error(error)
         return b""
@@ -138,7 +142,7 @@ class AnthropicStreamEncoder:
             "stop_sequence": None,
             "usage": render_usage(self.usage),
         }
-        return frame({"type": "message_start", "message": message})
+        return self._frame({"type": "message_start", "message": message})
 
     def _block_start(self, block: Any) -> bytes:
         self.open_block = block
@@ -170,12 +174,12 @@ class AnthropicStreamEncoder:
     def _open(self, content_block: dict[str, Any]) -> bytes:
         self.open_index = self.next_index
         self.next_index += 1
-        return frame(
+        return self._frame(
             {"type": "content_block_start", "index": self.open_index, "content_block": content_block}
         )
 
     def _emit_delta(self, delta: dict[str, Any]) -> bytes:
-        return frame({"type": "content_block_delta", "index": self.open_index, "delta": delta})
+        return self._frame({"type": "content_block_delta", "index": self.open_index, "delta": delta})
 
     def _text(self, text: str) -> bytes:
         out = b""
@@ -231,7 +235,7 @@ class AnthropicStreamEncoder:
             if self.pending_signature is not None:
                 signature = signature_for(self.pending_signature)
                 out += self._emit_delta({"type": "signature_delta", "signature": signature})
-            self.pending_stop = frame({"type": "content_block_stop", "index": self.open_index})
+            self.pending_stop = self._frame({"type": "content_block_stop", "index": self.open_index})
         self.open_block, self.open_index = None, None
         self.pending_text_start, self.pending_signature, self.skipping = False, None, False
         return out
@@ -243,7 +247,7 @@ class AnthropicStreamEncoder:
             self.stop_sequence = event.stop_sequence
         if event.usage is not None:
             self.usage = event.usage
-        return frame(
+        return self._frame(
             {
                 "type": "message_delta",
                 "delta": {
@@ -259,5 +263,5 @@ class AnthropicStreamEncoder:
             self.next_index -= 1
         # No content_block_stop first: the block the client sees open is what makes it retry.
         self.held, self.pending_stop, self.done = None, b"", True
-        return frame(error_body(error))
+        return self._frame(error_body(error))
 

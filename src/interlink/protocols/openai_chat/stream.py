@@ -63,6 +63,7 @@ class ChatStreamEncoder:
         self._stop: StopReason | None = None
         self._usage = Usage()
         self._done = False
+        self.quiet = False
 
     def keepalive(self) -> bytes:
         return b"" if self._done else encode_comment("keepalive")
@@ -171,6 +172,8 @@ class ChatStreamEncoder:
         return self._frame({"choices": [choice]})
 
     def _frame(self, fields: dict[str, Any]) -> bytes:
+        if self.quiet:
+            return b""
         chunk = {
             "id": self._id,
             "object": "chat.completion.chunk",

@@ -78,6 +78,7 @@ class ResponsesStreamEncoder:
         self._rename = ModelRename(request.model)
         self._request = request
         self._seq = 0
+        self.quiet = False
         self._response_id = ""
         self._created_at = int(time.time())
         self._started = False
@@ -122,8 +123,10 @@ class ResponsesStreamEncoder:
     # --- framing -------------------------------------------------------------------------------
 
     def _event(self, kind: str, **fields: Any) -> bytes:
-        payload = {"type": kind, **fields, "sequence_number": self._seq}
         self._seq += 1
+        if self.quiet:
+            return b""
+        payload = {"type": kind, **fields, "sequence_number": self._seq - 1}
         return encode_event(orjson.dumps(payload), kind)
 
     def _response(self, status: str, **extra: Any) -> dict[str, Any]:
