@@ -162,12 +162,15 @@ def test_silent_upstream_gets_keepalives_and_headers_come_early(fault_stack: Fau
 
 def test_client_disconnect_cancels_the_upstream_request(fault_stack: FaultStack) -> None:
     body = {"model": "slow-chat", "stream": True, "messages": [{"role": "user", "content": "a reply long enough to stream slowly"}]}
+    seen_before = fault_stack.gateway_log().count("client disconnected")
     with httpx.stream("POST", f"{fault_stack.gateway}/v1/chat/completions", json=body, timeout=20) as r:
         next(r.iter_bytes())
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         outcomes = [r["outcome"] for r in fault_stack.model_requests()]
-        if outcomes == ["client_gone"]:
+        if outcomes == ["client_gone"] and fault_stack.gateway_log().count("client disconnected") > seen_before:
             break
         time.sleep(0.1)
     assert outcomes == ["client_gone"]
+    # the gateway noticed by itself (not only the upstream): the stream was closed and logged
+    assert fault_stack.gateway_log().count("client disconnected") == seen_before + 1

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response
 
 from interlink.core import ErrorKind, Event, GatewayError, ResponseDelta, StreamError, Usage
 from interlink.protocols import StreamEncoder
@@ -225,16 +225,48 @@ class Relay:
             await asyncio.shield(self.on_done())
 
 
-class RelayResponse(StreamingResponse):
-    """A streaming response that closes its relay even when the body never started (the client
-    left while the headers were on their way), so no upstream request outlives its client."""
+class RelayResponse(Response):
+    """A relay as an ASGI response. It closes its relay even when the body never started (the
+    client left while the headers were on their way), so no upstream request outlives its client.
 
-    def __init__(self, relay: Relay, **kwargs: Any) -> None:
-        super().__init__(relay.__aiter__(), **kwargs)
+    Starlette's `StreamingResponse` watches for the client leaving with an AnyIO task group per
+    stream; a plain task that cancels the writer does the same for less (uvicorn's `send` to a
+    client that left returns silently, so the watch is the only way to notice)."""
+
+    def __init__(self, relay: Relay, *, media_type: str, headers: dict[str, str]) -> None:
         self.relay = relay
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        self.init_headers(headers)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        writer = asyncio.current_task()
+        streaming = True
+
+        def client_left(watch: asyncio.Future[None]) -> None:
+            if streaming and not watch.cancelled() and writer is not None:
+                writer.cancel()
+
+        watch = asyncio.ensure_future(_disconnect(receive))
+        watch.add_done_callback(client_left)
         try:
-            await super().__call__(scope, receive, send)
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            async for chunk in self.relay:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            streaming = False
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            # Cancelled by the watch: the client left, which ends this response, not the server.
+            if not watch.done() or watch.cancelled() or writer is None:
+                raise
+            writer.uncancel()
         finally:
+            streaming = False
+            watch.cancel()
             await self.relay.close()
+
+
+async def _disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
