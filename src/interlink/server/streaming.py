@@ -185,23 +185,21 @@ class Relay:
         # An event that ends the stream in error is always the gateway's own, well-formed one: the
         # upstream's bytes may be what broke (malformed JSON), and the client must be able to read it.
         failed = any(isinstance(event, StreamError) for event in events)
+        relayed = raw is not None and not failed
         encoder = self.encoder
-        if raw is None or failed:
+        encoder.quiet = relayed  # the upstream's bytes go out: state only, no frames
+        try:
             parts = []
             for event in events:
                 self.stats.observe(event)
                 parts.append(encoder.encode(event))
-            self.held_raw.clear()
-            return b"".join(parts)
-        encoder.quiet = True
-        try:
-            for event in events:
-                self.stats.observe(event)
-                encoder.encode(event)
         finally:
             encoder.quiet = False
-        self.held_raw.append(encoder.passthrough(raw))
-        if self.encoder.holding:
+        if not relayed:
+            self.held_raw.clear()
+            return b"".join(parts)
+        self.held_raw.append(encoder.passthrough(raw))  # type: ignore[arg-type]
+        if encoder.holding:
             return b""
         out = b"".join(self.held_raw)
         self.held_raw.clear()

@@ -91,7 +91,7 @@ class AnthropicStreamEncoder:
         return self.held is not None
 
     def keepalive(self) -> bytes:
-        return b"" if self.done else self._frame({"type": "ping"})
+        return b"" if self.done else frame({"type": "ping"})
 
     def passthrough(self, raw: ServerSentEvent) -> bytes:
         return self.rename.apply(raw)
@@ -263,5 +263,5 @@ class AnthropicStreamEncoder:
             self.next_index -= 1
         # No content_block_stop first: the block the client sees open is what makes it retry.
         self.held, self.pending_stop, self.done = None, b"", True
-        return self._frame(error_body(error))
+        return frame(error_body(error))
 

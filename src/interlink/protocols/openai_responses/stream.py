@@ -123,10 +123,10 @@ class ResponsesStreamEncoder:
     # --- framing -------------------------------------------------------------------------------
 
     def _event(self, kind: str, **fields: Any) -> bytes:
-        self._seq += 1
+        seq, self._seq = self._seq, self._seq + 1
         if self.quiet:
             return b""
-        payload = {"type": kind, **fields, "sequence_number": self._seq - 1}
+        payload = {"type": kind, **fields, "sequence_number": seq}
         return encode_event(orjson.dumps(payload), kind)
 
     def _response(self, status: str, **extra: Any) -> dict[str, Any]:
