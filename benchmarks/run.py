@@ -28,9 +28,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import load  # noqa: E402
-import report  # noqa: E402
-from targets import HERE, PATHS, Target, ledger_rows, make_targets, start, start_emulator, versions  # noqa: E402
+import load
+import report
+from targets import HERE, PATHS, Target, ledger_rows, make_targets, start, start_emulator, versions
 
 ALL_TARGETS = "direct,interlink-off,interlink-on,litellm,portkey"
 
@@ -43,7 +43,7 @@ class Recorder:
     """Appends result rows to raw.jsonl."""
 
     def __init__(self, out: str) -> None:
-        self.f = open(os.path.join(out, "raw.jsonl"), "a")
+        self.f = open(os.path.join(out, "raw.jsonl"), "a")  # noqa: SIM115 - open for the whole run
 
     def __call__(self, **row: object) -> None:
         self.f.write(json.dumps(row) + "\n")
@@ -86,8 +86,11 @@ def measure_path(t: Target, path: str, rnd: int, ctx: dict) -> None:
         if t.proc and n:
             row["gw_cpu_ms_per_req"] = round((t.proc.cpu_s() - cpu0) * 1000 / n, 3)
         rec(**row)
-        brief = {k: r.get(k) for k in ("rps", "p50_ms", "p99_ms", "ttfb_p50_ms", "total_p50_ms", "errors")
-                 if r.get(k) is not None}
+        brief = {
+            k: r.get(k)
+            for k in ("rps", "p50_ms", "p99_ms", "ttfb_p50_ms", "total_p50_ms", "errors")
+            if r.get(k) is not None
+        }
         log("  %-9s %-7s %s%s" % (path, name, json.dumps(brief), "  FAILED: " + r["failed"] if "failed" in r else ""))
 
 
@@ -100,7 +103,7 @@ def measure_target(t: Target, rnd: int, ctx: dict) -> None:
     log("round %d: %s" % (rnd, t.name))
     try:
         seconds = start(t, ctx["out"], ctx["emu_port"], rnd)
-    except Exception as e:  # noqa: BLE001 - a peer that cannot start is skipped, with the reason
+    except Exception as e:
         if t.proc:
             t.proc.stop()
         t.proc = None
@@ -133,21 +136,26 @@ def install_missing(names: list[str], out: str, allowed: bool) -> None:
         return
     log("installing %s (benchmarks/setup_peers.sh; log in setup.log)" % ", ".join(parts))
     with open(os.path.join(out, "setup.log"), "ab") as f:
-        subprocess.run([os.path.join(HERE, "setup_peers.sh"), *parts], stdout=f, stderr=subprocess.STDOUT,
-                       timeout=1800)
+        subprocess.run([os.path.join(HERE, "setup_peers.sh"), *parts], stdout=f, stderr=subprocess.STDOUT, timeout=1800)
 
 
 def run_bench(a: argparse.Namespace, out: str) -> None:
     names = a.targets.split(",")
     rec = Recorder(out)
-    rec(kind="meta", quick=a.quick, rounds=a.rounds, targets=names, paths=a.paths.split(","),
-        started=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    rec(
+        kind="meta",
+        quick=a.quick,
+        rounds=a.rounds,
+        targets=names,
+        paths=a.paths.split(","),
+        started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    )
     targets = make_targets(names)
     emu, emu_port = start_emulator(out)
     ctx = {"rec": rec, "out": out, "emu_port": emu_port, "plan": plan(a.quick), "paths": a.paths.split(",")}
     try:
         for rnd in range(1, a.rounds + 1):
-            order = targets[(rnd - 1) % len(targets):] + targets[:(rnd - 1) % len(targets)]
+            order = targets[(rnd - 1) % len(targets) :] + targets[: (rnd - 1) % len(targets)]
             for t in order:
                 measure_target(t, rnd, ctx)
     finally:
@@ -178,7 +186,7 @@ def main() -> None:
     a = parse_args()
     if (os.cpu_count() or 1) < 2:
         sys.exit("needs 2 cores (core 0: emulator + load, core 1: the gateway)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the soak holds thousands of sockets
 
     def stop(signum: int, frame: object) -> None:

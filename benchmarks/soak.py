@@ -39,9 +39,17 @@ def slow_streams(t: Target, out: str, emu_port: int, quick: bool, rec) -> dict: 
             log("  middle: RSS %.1f MB" % rss["middle"])
     r = load.collect(p, 60)
     rss["end"] = t.proc.rss_mb()
-    row = {"phase": "slow_streams", "streams": n, "ok": r.get("ok"), "errors": r.get("errors", r.get("failed")),
-           "max_open": r.get("max_open"), "seconds": round(time.time() - t0, 1), "rss_mb": rss,
-           "total_p50_ms": r.get("total_p50_ms"), "first_errors": r.get("first_errors")}
+    row = {
+        "phase": "slow_streams",
+        "streams": n,
+        "ok": r.get("ok"),
+        "errors": r.get("errors", r.get("failed")),
+        "max_open": r.get("max_open"),
+        "seconds": round(time.time() - t0, 1),
+        "rss_mb": rss,
+        "total_p50_ms": r.get("total_p50_ms"),
+        "first_errors": r.get("first_errors"),
+    }
     rec(row)
     log("  done:", json.dumps(row))
     return row
@@ -61,27 +69,48 @@ def requests_in_a_row(t: Target, out: str, emu_port: int, quick: bool, rec) -> d
         errors += r.get("errors", 0) + (per - r.get("issued", 0))
         first += r.get("first_errors", []) + ([r["failed"]] if "failed" in r else [])
         rss.append(t.proc.rss_mb())
-        log("  segment %d %-8s ok=%s errors=%s rps=%s RSS %.1f MB" % (i + 1, path, r.get("ok"), r.get("errors"),
-                                                                    r.get("rps"), rss[-1]))
-    row = {"phase": "requests_in_a_row", "requests": SEGMENTS * per, "ok": ok, "errors": errors,
-           "seconds": round(time.time() - t0, 1),
-           "rss_mb": {"start": rss[0], "middle": rss[SEGMENTS // 2], "end": rss[-1], "all": rss},
-           "first_errors": first[:3]}
+        log(
+            "  segment %d %-8s ok=%s errors=%s rps=%s RSS %.1f MB"
+            % (i + 1, path, r.get("ok"), r.get("errors"), r.get("rps"), rss[-1])
+        )
+    row = {
+        "phase": "requests_in_a_row",
+        "requests": SEGMENTS * per,
+        "ok": ok,
+        "errors": errors,
+        "seconds": round(time.time() - t0, 1),
+        "rss_mb": {"start": rss[0], "middle": rss[SEGMENTS // 2], "end": rss[-1], "all": rss},
+        "first_errors": first[:3],
+    }
     rec(row)
     return row
 
 
 def report(rows: list[dict], out: str, extra: dict) -> str:
-    lines = ["# Interlink soak: %s" % os.path.basename(out), "",
-             "Interlink with a key (limits far above the load) and the SQLite usage ledger; "
-             "upstream = benchmarks/emulator.py. RSS of the gateway process in MB.", "",
-             "| phase | requests | ok | errors | seconds | RSS start | RSS middle | RSS end |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "# Interlink soak: %s" % os.path.basename(out),
+        "",
+        "Interlink with a key (limits far above the load) and the SQLite usage ledger; "
+        "upstream = benchmarks/emulator.py. RSS of the gateway process in MB.",
+        "",
+        "| phase | requests | ok | errors | seconds | RSS start | RSS middle | RSS end |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         n = r.get("streams") or r.get("requests")
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["phase"], n, r["ok"], r["errors"], r["seconds"], r["rss_mb"].get("start"), r["rss_mb"].get("middle"),
-            r["rss_mb"].get("end")))
+        lines.append(
+            "| %s | %s | %s | %s | %s | %s | %s | %s |"
+            % (
+                r["phase"],
+                n,
+                r["ok"],
+                r["errors"],
+                r["seconds"],
+                r["rss_mb"].get("start"),
+                r["rss_mb"].get("middle"),
+                r["rss_mb"].get("end"),
+            )
+        )
     lines += [""] + ["- %s: %s" % kv for kv in extra.items()]
     for r in rows:
         if r.get("first_errors"):
@@ -93,7 +122,7 @@ def report(rows: list[dict], out: str, extra: dict) -> str:
 
 
 def run(a, out: str) -> None:  # type: ignore[no-untyped-def]
-    f = open(os.path.join(out, "soak.jsonl"), "a")
+    f = open(os.path.join(out, "soak.jsonl"), "a")  # noqa: SIM115 - open for the whole soak
 
     def rec(row: dict) -> None:
         f.write(json.dumps(row) + "\n")
@@ -112,4 +141,10 @@ def run(a, out: str) -> None:  # type: ignore[no-untyped-def]
         if t.proc:
             t.proc.stop(grace=30)
         emu.stop()
-    print(report(rows, out, {"start-up s": round(seconds, 2), "usage ledger rows after stop": ledger_rows(out, "interlink-on-r1")}))
+    print(
+        report(
+            rows,
+            out,
+            {"start-up s": round(seconds, 2), "usage ledger rows after stop": ledger_rows(out, "interlink-on-r1")},
+        )
+    )

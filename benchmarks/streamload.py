@@ -43,7 +43,8 @@ class Run:
 
     def __init__(self, a: argparse.Namespace) -> None:
         self.a = a
-        self.body = open(a.body_file, "rb").read()
+        with open(a.body_file, "rb") as f:
+            self.body = f.read()
         self.headers = {"Content-Type": "application/json"}
         for h in a.header:
             k, _, v = h.partition(":")
@@ -80,7 +81,7 @@ class Run:
                     tail = (tail + chunk)[-400:]
                 t1 = time.perf_counter()
                 status = r.status
-        except Exception as e:  # noqa: BLE001 - every failure is counted and the first few shown
+        except Exception as e:
             if measure:
                 self.fail("exception", "%s: %s" % (type(e).__name__, e))
             return
@@ -121,10 +122,18 @@ class Run:
 
     def result(self, elapsed: float) -> dict:
         ok = len(self.times["total"])
-        out = {"label": self.a.label, "concurrency": self.a.concurrency, "issued": self.issued, "ok": ok,
-               "errors": sum(self.errors.values()), "error_kinds": self.errors, "max_open": self.max_open,
-               "elapsed_s": round(elapsed, 3), "rps": round(ok / elapsed, 1) if elapsed else 0.0,
-               "hit_time_bound": self.issued < self.a.count}
+        out = {
+            "label": self.a.label,
+            "concurrency": self.a.concurrency,
+            "issued": self.issued,
+            "ok": ok,
+            "errors": sum(self.errors.values()),
+            "error_kinds": self.errors,
+            "max_open": self.max_open,
+            "elapsed_s": round(elapsed, 3),
+            "rps": round(ok / elapsed, 1) if elapsed else 0.0,
+            "hit_time_bound": self.issued < self.a.count,
+        }
         for name, values in self.times.items():
             for p in (50, 99):
                 out["%s_p%d_ms" % (name, p)] = percentile(values, p)

@@ -12,6 +12,7 @@ limits, but the usage ledger still records every request.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -62,7 +63,7 @@ def wait_http(url: str, seconds: float, proc: subprocess.Popen | None = None) ->
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status < 500:
                     return time.perf_counter() - t0
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             time.sleep(0.02)
     raise RuntimeError("not ready after %.0f s: %s" % (seconds, url))
 
@@ -83,12 +84,19 @@ def _children() -> dict[int, list[int]]:
 class Proc:
     """A process this harness started (pinned with taskset), with its children: RSS, CPU, stop."""
 
-    def __init__(self, name: str, cmd: list[str], core: str, outdir: str, env: dict | None = None,
-                 cwd: str | None = None) -> None:
+    def __init__(
+        self, name: str, cmd: list[str], core: str, outdir: str, env: dict | None = None, cwd: str | None = None
+    ) -> None:
         self.name = name
-        self.log = open(os.path.join(outdir, name + ".log"), "ab")
-        self.p = subprocess.Popen(["taskset", "-c", core, *cmd], stdout=self.log, stderr=subprocess.STDOUT,
-                                  cwd=cwd or HERE, env={**os.environ, **(env or {})}, start_new_session=True)
+        self.log = open(os.path.join(outdir, name + ".log"), "ab")  # noqa: SIM115 - the child writes to it for its life
+        self.p = subprocess.Popen(
+            ["taskset", "-c", core, *cmd],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd or HERE,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
         self.started = time.perf_counter()
 
     def tree(self) -> list[int]:
@@ -124,18 +132,14 @@ class Proc:
         """SIGTERM to this process and its own children only, SIGKILL after `grace` seconds."""
         pids = self.tree()
         for pid in reversed(pids):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         try:
             self.p.wait(grace)
         except subprocess.TimeoutExpired:
             for pid in reversed(self.tree()):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self.p.wait(5)
         self.log.close()
 
@@ -179,10 +183,28 @@ models:
 
 def create_key(config: str, data_dir: str) -> str:
     """`interlink keys create` with limits far above the load; returns the secret it prints once."""
-    cmd = [INTERLINK, "keys", "create", "--config", config, "--name", "bench", "--rpm", "100000000",
-           "--tpm", "10000000000", "--max-streams", "4000", "--budget-usd", "1000000000", "--period", "total"]
-    out = subprocess.run(cmd, env={**os.environ, "INTERLINK_DATA_DIR": data_dir}, capture_output=True, text=True,
-                         timeout=120)
+    cmd = [
+        INTERLINK,
+        "keys",
+        "create",
+        "--config",
+        config,
+        "--name",
+        "bench",
+        "--rpm",
+        "100000000",
+        "--tpm",
+        "10000000000",
+        "--max-streams",
+        "4000",
+        "--budget-usd",
+        "1000000000",
+        "--period",
+        "total",
+    ]
+    out = subprocess.run(
+        cmd, env={**os.environ, "INTERLINK_DATA_DIR": data_dir}, capture_output=True, text=True, timeout=120
+    )
     m = re.search(r"(sk-il-\S+)", out.stdout)
     if out.returncode != 0 or not m:
         raise RuntimeError("interlink keys create failed: %s %s" % (out.stdout[-400:], out.stderr[-400:]))
@@ -218,12 +240,12 @@ def make_targets(names: list[str]) -> list[Target]:
                 t.models[path] = "emu"
                 t.headers[path] = anth
             elif name == "litellm":
-                t.headers[path] = anth + ["Authorization: Bearer sk-bench"]
+                t.headers[path] = [*anth, "Authorization: Bearer sk-bench"]
             elif name == "portkey":
                 t.models[path] = "emu"
                 key = "x-api-key: sk-ant-upstream" if upstream == "anthropic" else "Authorization: Bearer sk-upstream"
                 provider = "anthropic" if upstream == "anthropic" else "openai"
-                t.headers[path] = anth + ["x-portkey-provider: " + provider, key]
+                t.headers[path] = [*anth, "x-portkey-provider: " + provider, key]
             else:  # interlink-off / interlink-on; the key is added once it exists
                 t.headers[path] = list(anth)
         if name == "litellm" and not os.path.exists(LITELLM):
@@ -246,8 +268,13 @@ def start(t: Target, outdir: str, emu_port: int, rnd: int) -> float:
         # Start-up is measured as a gateway (re)starting on its database, as in production: the
         # schema is created first (`interlink db upgrade`; keys-on also creates its key), so
         # neither variant times the one-off first migration.
-        subprocess.run([INTERLINK, "db", "upgrade", "--config", config], env={**os.environ, **env},
-                       capture_output=True, timeout=120, check=True)
+        subprocess.run(
+            [INTERLINK, "db", "upgrade", "--config", config],
+            env={**os.environ, **env},
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
         if t.name == "interlink-on":
             secret = create_key(config, data_dir)
             for path, (endpoint, _, _) in PATHS.items():
@@ -257,17 +284,42 @@ def start(t: Target, outdir: str, emu_port: int, rnd: int) -> float:
         t.proc = Proc(label, [INTERLINK, "serve", "--config", config, "--port", str(t.port)], CORE_GW, outdir, env)
         health = "/health"
     elif t.name == "litellm":
-        env = {"LITELLM_LOG": "ERROR", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False",
-               "DISABLE_SCHEMA_UPDATE": "True"}
-        t.proc = Proc(label, [LITELLM, "--config", litellm_config(outdir, emu_port), "--host", "127.0.0.1",
-                              "--port", str(t.port), "--num_workers", "1"], CORE_GW, outdir, env)
+        env = {
+            "LITELLM_LOG": "ERROR",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_TELEMETRY": "False",
+            "DISABLE_SCHEMA_UPDATE": "True",
+        }
+        t.proc = Proc(
+            label,
+            [
+                LITELLM,
+                "--config",
+                litellm_config(outdir, emu_port),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(t.port),
+                "--num_workers",
+                "1",
+            ],
+            CORE_GW,
+            outdir,
+            env,
+        )
         health = "/health/liveliness"
     elif t.name == "portkey":
         for path in PATHS:
             t.headers[path] = [h for h in t.headers[path] if not h.startswith("x-portkey-custom-host")]
             t.headers[path].append("x-portkey-custom-host: http://127.0.0.1:%d/v1" % emu_port)
-        t.proc = Proc(label, ["node", PORTKEY_JS, "--port=%d" % t.port, "--headless"], CORE_GW, outdir,
-                      {"NODE_ENV": "production"}, cwd=os.path.dirname(PORTKEY_JS))
+        t.proc = Proc(
+            label,
+            ["node", PORTKEY_JS, "--port=%d" % t.port, "--headless"],
+            CORE_GW,
+            outdir,
+            {"NODE_ENV": "production"},
+            cwd=os.path.dirname(PORTKEY_JS),
+        )
         health = "/"
     else:
         return 0.0
@@ -279,8 +331,23 @@ def start(t: Target, outdir: str, emu_port: int, rnd: int) -> float:
 def start_emulator(out: str) -> tuple[Proc, int]:
     """The benchmark's upstream emulator on core 0 (defaults: 200 chunks × 8 chars, 120-char answers)."""
     port = free_port()
-    emu = Proc("emulator", [VENV_PY, os.path.join(HERE, "emulator.py"), "--port", str(port), "--chunks", "200",
-                            "--chunk-size", "8", "--ns-chars", "120"], CORE_LOAD, out)
+    emu = Proc(
+        "emulator",
+        [
+            VENV_PY,
+            os.path.join(HERE, "emulator.py"),
+            "--port",
+            str(port),
+            "--chunks",
+            "200",
+            "--chunk-size",
+            "8",
+            "--ns-chars",
+            "120",
+        ],
+        CORE_LOAD,
+        out,
+    )
     wait_http("http://127.0.0.1:%d/health" % port, 15, emu.p)
     return emu, port
 
@@ -298,19 +365,27 @@ def versions() -> dict:
     def sh(cmd: str) -> str:
         try:
             return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60).stdout.strip()
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             return "error: %r" % e
 
     meta = "-c 'import importlib.metadata as m, sys; print(*[m.version(x) for x in sys.argv[1:]])'"
     pk = os.path.join(PEERS, "portkey", "node_modules")
     return {
         "interlink": sh(INTERLINK + " version"),
-        "interlink_stack (uvicorn uvloop starlette aiohttp)": sh(VENV_PY + " " + meta + " uvicorn uvloop starlette aiohttp"),
+        "interlink_stack (uvicorn uvloop starlette aiohttp)": sh(
+            VENV_PY + " " + meta + " uvicorn uvloop starlette aiohttp"
+        ),
         "litellm": sh(os.path.join(PEERS, "litellm", "bin", "python") + " " + meta + " litellm uvicorn") or "-",
-        "portkey (gateway, @hono/node-server)": sh("cat %s/@portkey-ai/gateway/package.json %s/@hono/node-server/"
-                                                   "package.json 2>/dev/null | grep '\"version\"' | tr -d ' ,\"'"
-                                                   % (pk, pk)).replace("\n", " ") or "-",
-        "node": sh("node --version"), "python": sh(VENV_PY + " -V"), "wrk": sh("wrk -v 2>&1 | head -1"),
-        "kernel": sh("uname -r"), "cpu": sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"),
-        "cores": os.cpu_count(), "load_average_at_start": sh("cut -d' ' -f1-3 /proc/loadavg"),
+        "portkey (gateway, @hono/node-server)": sh(
+            "cat %s/@portkey-ai/gateway/package.json %s/@hono/node-server/"
+            "package.json 2>/dev/null | grep '\"version\"' | tr -d ' ,\"'" % (pk, pk)
+        ).replace("\n", " ")
+        or "-",
+        "node": sh("node --version"),
+        "python": sh(VENV_PY + " -V"),
+        "wrk": sh("wrk -v 2>&1 | head -1"),
+        "kernel": sh("uname -r"),
+        "cpu": sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"),
+        "cores": os.cpu_count(),
+        "load_average_at_start": sh("cut -d' ' -f1-3 /proc/loadavg"),
     }

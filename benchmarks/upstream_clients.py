@@ -22,7 +22,7 @@ import aiohttp
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from targets import CORE_LOAD, free_port, start_emulator  # noqa: E402
+from targets import CORE_LOAD, start_emulator
 
 BODY = b'{"model":"emu","max_tokens":64,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
 HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-upstream"}
@@ -30,24 +30,30 @@ HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-upstr
 
 async def aiohttp_run(url: str, n: int, conc: int, stream: bool) -> None:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
         async def one() -> None:
-            async with session.post(url, data=BODY if not stream else BODY[:-1] + b',"stream":true}', headers=HEADERS) as r:
+            async with session.post(
+                url, data=BODY if not stream else BODY[:-1] + b',"stream":true}', headers=HEADERS
+            ) as r:
                 if stream:
                     async for _ in r.content.iter_any():
                         pass
                 else:
                     await r.read()
+
         await _drive(one, n, conc)
 
 
 async def httpx_run(url: str, n: int, conc: int, stream: bool) -> None:
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(limits=limits, timeout=None) as client:
+
         async def one() -> None:
             body = BODY if not stream else BODY[:-1] + b',"stream":true}'
             async with client.stream("POST", url, content=body, headers=HEADERS) as r:
                 async for _ in r.aiter_raw():
                     pass
+
         await _drive(one, n, conc)
 
 
@@ -59,6 +65,7 @@ async def _drive(one, n: int, conc: int) -> None:  # type: ignore[no-untyped-def
         while left > 0:
             left -= 1
             await one()
+
     await asyncio.gather(*(worker() for _ in range(conc)))
 
 
@@ -97,10 +104,22 @@ def main() -> None:
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     try:
         for rnd in range(a.rounds):
-            for client in (("aiohttp", "httpx") if rnd % 2 == 0 else ("httpx", "aiohttp")):
+            for client in ("aiohttp", "httpx") if rnd % 2 == 0 else ("httpx", "aiohttp"):
                 for name, conc, stream in cases:
-                    cmd = ["taskset", "-c", "1", sys.executable, __file__, "--requests", str(a.requests),
-                           "--child", client, url, conc, stream]
+                    cmd = [
+                        "taskset",
+                        "-c",
+                        "1",
+                        sys.executable,
+                        __file__,
+                        "--requests",
+                        str(a.requests),
+                        "--child",
+                        client,
+                        url,
+                        conc,
+                        stream,
+                    ]
                     line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
                     results.setdefault((client, name), []).append((float(line[0]), float(line[1])))
     finally:

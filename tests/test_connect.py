@@ -63,7 +63,7 @@ def _exports(text: str) -> dict[str, str]:
     env = {}
     for line in text.splitlines():
         if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
+            name, _, value = line[len("export ") :].partition("=")
             env[name] = shlex.split(value)[0]
     return env
 
@@ -87,8 +87,11 @@ def test_codex_toml(config_file: str) -> None:
 
 
 def test_aider_both_paths(config_file: str) -> None:
-    lines = [line for line in run("aider", "--url", URL, "--key", KEY, "--config", config_file).splitlines()
-             if line and not line.startswith("#")]
+    lines = [
+        line
+        for line in run("aider", "--url", URL, "--key", KEY, "--config", config_file).splitlines()
+        if line and not line.startswith("#")
+    ]
     openai_path, anthropic_path = (shlex.split(line) for line in lines)
     assert openai_path[openai_path.index("--model") + 1] == "openai/first-model"
     assert openai_path[openai_path.index("--openai-api-base") + 1] == f"{URL}/v1"

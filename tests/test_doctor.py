@@ -41,17 +41,25 @@ class _KeyChecker(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.headers.get("authorization") == f"Bearer {GOOD_KEY}":
             self._send(200, {"object": "list", "data": [{"id": "echo-model", "object": "model"}]})
         else:
             self._send(401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         key = (self.headers.get("authorization") or "").removeprefix("Bearer ")
-        self._send(401, {"error": {"message": f"Incorrect API key provided: {key}", "type": "invalid_request_error",
-                                   "code": "invalid_api_key"}})
+        self._send(
+            401,
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {key}",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+        )
 
     def log_message(self, *args: object) -> None:
         pass
@@ -88,7 +96,7 @@ def _row(output: str, provider: str) -> str:
     lines = output.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(f"│ {provider} "))
     rows = [lines[start]]
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("│ " + " " * len(provider)):
             break
         rows.append(line)
@@ -112,8 +120,11 @@ def test_all_checks_pass_against_the_emulator(emulator: Emulator, tmp_path: Path
     emulator.reset()
     code, out = _doctor(tmp_path, _emulator_config(emulator.base_url), "--call", env={"EMU_KEY": EMU_KEY})
     assert code == 0, out
-    for provider, kind in (("emu-anthropic", "anthropic"), ("emu-chat", "openai-chat"),
-                           ("emu-responses", "openai-responses")):
+    for provider, kind in (
+        ("emu-anthropic", "anthropic"),
+        ("emu-chat", "openai-chat"),
+        ("emu-responses", "openai-responses"),
+    ):
         row = _row(out, provider)
         assert kind in row
         assert row.count("✓") == 4, row  # dns, tcp, auth, call (tls: http)
@@ -138,10 +149,14 @@ def test_without_call_no_model_request_is_made(emulator: Emulator, tmp_path: Pat
 
 def test_closed_port_fails_with_a_fix(tmp_path: Path) -> None:
     port = _closed_port()
-    code, out = _doctor(tmp_path, f"""
+    code, out = _doctor(
+        tmp_path,
+        f"""
 providers:
   gone: {{kind: openai-chat, base_url: "http://127.0.0.1:{port}/v1", api_key: "{WRONG_KEY}"}}
-""", "--call")
+""",
+        "--call",
+    )
     assert code == 1
     row = _row(out, "gone")
     assert "✓" in row.split("│")[4] and "✗" in row.split("│")[5]  # dns ok, tcp failed
@@ -152,10 +167,13 @@ providers:
 
 def test_https_to_a_plain_http_server_says_use_http(emulator: Emulator, tmp_path: Path) -> None:
     https = emulator.base_url.replace("http://", "https://")
-    code, out = _doctor(tmp_path, f"""
+    code, out = _doctor(
+        tmp_path,
+        f"""
 providers:
   tls: {{kind: anthropic, base_url: "{https}", api_key: "{EMU_KEY}"}}
-""")
+""",
+    )
     assert code == 1
     row = _row(out, "tls")
     assert "✗" in row.split("│")[6]
@@ -163,10 +181,15 @@ providers:
 
 
 def test_wrong_key_names_the_variable_to_set(key_checker: str, tmp_path: Path) -> None:
-    code, out = _doctor(tmp_path, f"""
+    code, out = _doctor(
+        tmp_path,
+        f"""
 providers:
   wrong: {{kind: openai-chat, base_url: "{key_checker}/v1", api_key: "${{WRONG_KEY}}"}}
-""", "--call", env={"WRONG_KEY": WRONG_KEY})
+""",
+        "--call",
+        env={"WRONG_KEY": WRONG_KEY},
+    )
     assert code == 1
     row = _row(out, "wrong")
     assert "✗" in row.split("│")[7]  # auth
@@ -175,10 +198,14 @@ providers:
 
 
 def test_a_key_echoed_by_the_upstream_is_redacted(key_checker: str, tmp_path: Path) -> None:
-    code, out = _doctor(tmp_path, f"""
+    code, out = _doctor(
+        tmp_path,
+        f"""
 providers:
   echo: {{kind: openai-chat, base_url: "{key_checker}/v1", api_key: "{GOOD_KEY}"}}
-""", "--call")
+""",
+        "--call",
+    )
     assert code == 1
     row = _row(out, "echo")
     assert "✓" in row.split("│")[7] and "✗" in row.split("│")[8]  # auth ok, the call failed

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from interlink.sse import SSEDecoder, encode_event
 
 STREAM = (
-    b"event: message_start\ndata: {\"a\": 1}\n\n"
+    b'event: message_start\ndata: {"a": 1}\n\n'
     b": keepalive comment\n\n"
-    b"event: ping\r\ndata: {\"type\": \"ping\"}\r\n\r\n"
+    b'event: ping\r\ndata: {"type": "ping"}\r\n\r\n'
     b"data: line one\ndata: line two\n\n"
     b"event: cr-only\rdata:no-space \xc3\xa9t\xc3\xa9\r\r"
     b"data: [DONE]\n\n"
@@ -45,7 +45,7 @@ def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
 
 
 def test_final_event_without_blank_line_is_not_lost() -> None:
-    assert decode_all([b"data: {\"x\": 2}"]) == [(None, '{"x": 2}')]
+    assert decode_all([b'data: {"x": 2}']) == [(None, '{"x": 2}')]
 
 
 def test_encode_round_trips_multiline_data() -> None:

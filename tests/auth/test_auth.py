@@ -18,10 +18,16 @@ from interlink.store import Database
 from tests.contract.conftest import free_port, start_emulator, start_gateway, stop, write_config
 
 CALLS = {
-    "anthropic": ("/v1/messages", {"model": "via-chat", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}),
+    "anthropic": (
+        "/v1/messages",
+        {"model": "via-chat", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]},
+    ),
     "chat": ("/v1/chat/completions", {"model": "via-chat", "messages": [{"role": "user", "content": "hi"}]}),
     "responses": ("/v1/responses", {"model": "via-chat", "input": "hi"}),
-    "count_tokens": ("/v1/messages/count_tokens", {"model": "via-chat", "messages": [{"role": "user", "content": "hi"}]}),
+    "count_tokens": (
+        "/v1/messages/count_tokens",
+        {"model": "via-chat", "messages": [{"role": "user", "content": "hi"}]},
+    ),
 }
 
 
@@ -32,7 +38,9 @@ class Secured:
 
     def call(self, name: str, headers: dict[str, str], model: str | None = None) -> httpx.Response:
         path, body = CALLS[name]
-        return httpx.post(self.url + path, json={**body, **({"model": model} if model else {})}, headers=headers, timeout=20)
+        return httpx.post(
+            self.url + path, json={**body, **({"model": model} if model else {})}, headers=headers, timeout=20
+        )
 
 
 async def make_keys(data_dir: Path) -> dict[str, str]:
@@ -57,8 +65,11 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     root = tmp_path_factory.mktemp("auth")
     emu_port, gw_port = free_port(), free_port()
     emulator = start_emulator(emu_port)
-    write_config(root / "interlink.yaml", f"http://127.0.0.1:{emu_port}",
-                 defaults="pricing:\n  gpt-emu: {input: 1000, output: 1000}\n")
+    write_config(
+        root / "interlink.yaml",
+        f"http://127.0.0.1:{emu_port}",
+        defaults="pricing:\n  gpt-emu: {input: 1000, output: 1000}\n",
+    )
     (root / "data").mkdir()
     keys = asyncio.run(make_keys(root / "data"))
     gateway = start_gateway(root / "interlink.yaml", gw_port, root / "gateway.log")
@@ -107,7 +118,9 @@ def test_models_endpoint_needs_the_models_scope_and_lists_allowed_models(secured
     r = httpx.get(f"{secured.url}/v1/models", headers={"x-api-key": secured.keys["only-anthropic"]})
     assert r.status_code == 200 and [m["id"] for m in r.json()["data"]] == ["via-anthropic"]
     assert httpx.get(f"{secured.url}/v1/models").status_code == 401
-    r = httpx.get(f"{secured.url}/v1/models", headers={"x-api-key": secured.keys["slow"], "anthropic-version": "2023-06-01"})
+    r = httpx.get(
+        f"{secured.url}/v1/models", headers={"x-api-key": secured.keys["slow"], "anthropic-version": "2023-06-01"}
+    )
     assert r.status_code == 200
 
 

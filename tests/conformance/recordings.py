@@ -57,6 +57,8 @@ def recordings(fixtures: Path) -> list[Recording]:
         if not root.is_dir():
             continue
         for path in sorted(root.rglob("*")):
-            if path.name.endswith((".chunks.jsonl", ".response.sse")) or (path.suffix == ".sse" and path.parent == root):
+            if path.name.endswith((".chunks.jsonl", ".response.sse")) or (
+                path.suffix == ".sse" and path.parent == root
+            ):
                 found.append(Recording(api, path))
     return found

@@ -21,8 +21,8 @@ from interlink.core import ChatRequest, Event, GatewayError, ReasoningBlock, Str
 from interlink.core.assemble import Assembler
 from interlink.providers import ProviderSettings
 from interlink.sse import SSEDecoder
-from tests.conftest import SHARED
 from tests.conformance.recordings import Recording, recordings
+from tests.conftest import SHARED
 
 RECORDINGS = recordings(SHARED / "fixtures")
 CLIENTS = ["anthropic", "openai_chat", "openai_responses"]

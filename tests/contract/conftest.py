@@ -103,7 +103,11 @@ models:
 
 def gateway_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a test gateway: its own SQLite store, no shared services unless asked."""
-    env = {k: v for k, v in os.environ.items() if k not in ("INTERLINK_DATABASE_URL", "INTERLINK_REDIS_URL", "INTERLINK_CONFIG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("INTERLINK_DATABASE_URL", "INTERLINK_REDIS_URL", "INTERLINK_CONFIG")
+    }
     return {**env, "PYTHONUNBUFFERED": "1", "INTERLINK_DATA_DIR": str(data_dir), **extra}
 
 

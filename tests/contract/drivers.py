@@ -38,7 +38,9 @@ class AnthropicDriver:
     def __init__(self, base_url: str) -> None:
         self.client = anthropic.Anthropic(base_url=base_url, api_key="sk-test", max_retries=0)
 
-    def send(self, model: str, messages: list[dict], *, stream: bool, tools: bool = False, thinking: bool = False) -> tuple[Turn, Any]:
+    def send(
+        self, model: str, messages: list[dict], *, stream: bool, tools: bool = False, thinking: bool = False
+    ) -> tuple[Turn, Any]:
         kwargs: dict[str, Any] = {"model": model, "max_tokens": 2048, "messages": messages}
         if tools:
             kwargs["tools"] = [{"name": "bash", "description": "Run a shell command", "input_schema": BASH_SCHEMA}]
@@ -54,7 +56,10 @@ class AnthropicDriver:
             reasoning="".join(b.thinking for b in message.content if b.type == "thinking"),
             tool_calls=[(b.id, b.name, b.input) for b in message.content if b.type == "tool_use"],
             stop=message.stop_reason or "",
-            usage=(message.usage.input_tokens + (message.usage.cache_read_input_tokens or 0), message.usage.output_tokens),
+            usage=(
+                message.usage.input_tokens + (message.usage.cache_read_input_tokens or 0),
+                message.usage.output_tokens,
+            ),
         )
         return turn, message
 
@@ -73,10 +78,22 @@ class ChatDriver:
     def __init__(self, base_url: str) -> None:
         self.client = openai.OpenAI(base_url=base_url + "/v1", api_key="sk-test", max_retries=0)
 
-    def send(self, model: str, messages: list[dict], *, stream: bool, tools: bool = False, thinking: bool = False) -> tuple[Turn, Any]:
+    def send(
+        self, model: str, messages: list[dict], *, stream: bool, tools: bool = False, thinking: bool = False
+    ) -> tuple[Turn, Any]:
         kwargs: dict[str, Any] = {"model": model, "messages": messages}
         if tools:
-            kwargs["tools"] = [{"type": "function", "function": {"name": "bash", "description": "Run a shell command", "parameters": BASH_SCHEMA, "strict": True}}]
+            kwargs["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "bash",
+                        "description": "Run a shell command",
+                        "parameters": BASH_SCHEMA,
+                        "strict": True,
+                    },
+                }
+            ]
         if thinking:
             kwargs["reasoning_effort"] = "low"
         if stream:
@@ -106,7 +123,11 @@ class ChatDriver:
             "role": "assistant",
             "content": reply.content,
             "tool_calls": [
-                {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.function.name, "arguments": c.function.arguments},
+                }
                 for c in reply.tool_calls or []
             ],
         }
@@ -123,10 +144,20 @@ class ResponsesDriver:
     def __init__(self, base_url: str) -> None:
         self.client = openai.OpenAI(base_url=base_url + "/v1", api_key="sk-test", max_retries=0)
 
-    def send(self, model: str, messages: list[dict], *, stream: bool, tools: bool = False, thinking: bool = False) -> tuple[Turn, Any]:
+    def send(
+        self, model: str, messages: list[dict], *, stream: bool, tools: bool = False, thinking: bool = False
+    ) -> tuple[Turn, Any]:
         kwargs: dict[str, Any] = {"model": model, "input": messages, "store": False}
         if tools:
-            kwargs["tools"] = [{"type": "function", "name": "bash", "description": "Run a shell command", "parameters": BASH_SCHEMA, "strict": False}]
+            kwargs["tools"] = [
+                {
+                    "type": "function",
+                    "name": "bash",
+                    "description": "Run a shell command",
+                    "parameters": BASH_SCHEMA,
+                    "strict": False,
+                }
+            ]
         if thinking:
             kwargs["reasoning"] = {"effort": "low", "summary": "auto"}
             kwargs["include"] = ["reasoning.encrypted_content"]
@@ -152,7 +183,9 @@ class ResponsesDriver:
 
     def follow_up(self, messages: list[dict], reply: Any, turn: Turn) -> list[dict]:
         items = [o.model_dump(exclude_none=True) for o in reply.output]
-        results = [{"type": "function_call_output", "call_id": cid, "output": TOOL_OUTPUT} for cid, _, _ in turn.tool_calls]
+        results = [
+            {"type": "function_call_output", "call_id": cid, "output": TOOL_OUTPUT} for cid, _, _ in turn.tool_calls
+        ]
         return [*messages, *items, *results]
 
 

@@ -23,7 +23,9 @@ def test_health_head_and_models(stack: Stack) -> None:
 def test_messages_beta_query_and_both_auth_styles(stack: Stack) -> None:
     body = {"model": "via-chat", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
     for headers in ({"x-api-key": "sk-a"}, {"authorization": "Bearer sk-b"}):
-        r = httpx.post(f"{stack.gateway}/v1/messages?beta=true", json=body, headers={**headers, "anthropic-version": "2023-06-01"})
+        r = httpx.post(
+            f"{stack.gateway}/v1/messages?beta=true", json=body, headers={**headers, "anthropic-version": "2023-06-01"}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["type"] == "message"
         assert r.headers["request-id"].startswith("req_")
@@ -40,7 +42,11 @@ def test_count_tokens(stack: Stack) -> None:
     [
         ("/v1/messages", {"model": "via-chat", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
         ("/v1/messages", {"model": "via-chat", "max_tokens": 5}, "messages"),
-        ("/v1/chat/completions", {"model": "via-chat", "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+        (
+            "/v1/chat/completions",
+            {"model": "via-chat", "messages": [{"role": "wizard", "content": "x"}]},
+            "messages[0].role",
+        ),
         ("/v1/chat/completions", {"model": "via-chat"}, "messages"),
         ("/v1/responses", {"model": "via-chat", "input": 5}, "input"),
     ],
@@ -99,7 +105,9 @@ def test_same_api_passthrough_keeps_unknown_fields_and_beta_headers(stack: Stack
         "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
         "a_field_from_the_future": {"x": 1},
     }
-    r = httpx.post(f"{stack.gateway}/v1/messages?beta=true", json=body, headers={"anthropic-beta": "context-management-2025-06-27"})
+    r = httpx.post(
+        f"{stack.gateway}/v1/messages?beta=true", json=body, headers={"anthropic-beta": "context-management-2025-06-27"}
+    )
     assert r.status_code == 200, r.text
     upstream = stack.upstream_requests()[-1]
     assert upstream["body"]["a_field_from_the_future"] == {"x": 1}

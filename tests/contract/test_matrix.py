@@ -12,7 +12,11 @@ import pytest
 from tests.contract.conftest import UPSTREAMS, Stack
 from tests.contract.drivers import DRIVERS, TOOL_OUTPUT
 
-UPSTREAM_PATH = {"anthropic": "/v1/messages", "openai-chat": "/v1/chat/completions", "openai-responses": "/v1/responses"}
+UPSTREAM_PATH = {
+    "anthropic": "/v1/messages",
+    "openai-chat": "/v1/chat/completions",
+    "openai-responses": "/v1/responses",
+}
 
 CLIENTS = list(DRIVERS)
 MODELS = list(UPSTREAMS)

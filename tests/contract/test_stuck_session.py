@@ -24,11 +24,20 @@ HISTORIES = {
             "max_tokens": 200,
             "messages": [
                 {"role": "user", "content": "list the files"},
-                {"role": "assistant", "content": [
-                    {"type": "text", "text": "I'll list them."},
-                    {"type": "tool_use", "id": TOOL_ID, "name": "bash", "input": {"command": "ls"}},
-                ]},
-                {"role": "assistant", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "Tool execution was interrupted"}]},
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": "I'll list them."},
+                        {"type": "tool_use", "id": TOOL_ID, "name": "bash", "input": {"command": "ls"}},
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": [
+                        {"type": "text", "text": ""},
+                        {"type": "text", "text": "Tool execution was interrupted"},
+                    ],
+                },
             ],
             "tools": [{"name": "bash", "input_schema": BASH_SCHEMA}],
         },
@@ -38,8 +47,17 @@ HISTORIES = {
         {
             "messages": [
                 {"role": "user", "content": "list the files"},
-                {"role": "assistant", "content": "I'll list them.", "tool_calls": [
-                    {"id": TOOL_ID, "type": "function", "function": {"name": "bash", "arguments": "{\"command\":\"ls\"}"}}]},
+                {
+                    "role": "assistant",
+                    "content": "I'll list them.",
+                    "tool_calls": [
+                        {
+                            "id": TOOL_ID,
+                            "type": "function",
+                            "function": {"name": "bash", "arguments": '{"command":"ls"}'},
+                        }
+                    ],
+                },
                 {"role": "assistant", "content": "Tool execution was interrupted"},
             ],
             "tools": [{"type": "function", "function": {"name": "bash", "parameters": BASH_SCHEMA}}],
@@ -50,7 +68,7 @@ HISTORIES = {
         {
             "input": [
                 {"role": "user", "content": "list the files"},
-                {"type": "function_call", "call_id": TOOL_ID, "name": "bash", "arguments": "{\"command\":\"ls\"}"},
+                {"type": "function_call", "call_id": TOOL_ID, "name": "bash", "arguments": '{"command":"ls"}'},
                 {"role": "assistant", "content": [{"type": "output_text", "text": "Tool execution was interrupted"}]},
             ],
             "tools": [{"type": "function", "name": "bash", "parameters": BASH_SCHEMA}],
@@ -61,7 +79,9 @@ HISTORIES = {
 
 def test_the_history_is_rejected_without_repair(stack: Stack) -> None:
     _, body = HISTORIES["anthropic"]
-    direct = httpx.post(f"{stack.emulator}/v1/messages", json={**body, "model": "claude-emu"}, headers={"x-emu-strict": "anthropic"})
+    direct = httpx.post(
+        f"{stack.emulator}/v1/messages", json={**body, "model": "claude-emu"}, headers={"x-emu-strict": "anthropic"}
+    )
     assert direct.status_code == 400
     assert direct.json()["error"]["type"] == "invalid_request_error"
 
@@ -86,16 +106,31 @@ def test_chat_client_thinking_tool_loop_keeps_valid_signatures(stack: Stack) -> 
     client = openai.OpenAI(base_url=f"{stack.gateway}/v1", api_key="k", max_retries=0)
     tools = [{"type": "function", "function": {"name": "bash", "parameters": BASH_SCHEMA}}]
     messages: list[dict] = [{"role": "user", "content": "list the files"}]
-    with client.chat.completions.stream(model="strict-claude", messages=messages, tools=tools, reasoning_effort="high") as s:
+    with client.chat.completions.stream(
+        model="strict-claude", messages=messages, tools=tools, reasoning_effort="high"
+    ) as s:
         message = s.get_final_completion().choices[0].message
     assert (message.model_extra or {}).get("reasoning_content") and message.tool_calls
     # what a plain OpenAI client keeps: content and tool calls, no thinking blocks
-    messages.append({"role": "assistant", "content": message.content, "tool_calls": [
-        {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
-        for c in message.tool_calls]})
+    messages.append(
+        {
+            "role": "assistant",
+            "content": message.content,
+            "tool_calls": [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.function.name, "arguments": c.function.arguments},
+                }
+                for c in message.tool_calls
+            ],
+        }
+    )
     messages.append({"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "a.txt"})
     for turn in range(3):
-        r = client.chat.completions.with_raw_response.create(model="strict-claude", messages=messages, tools=tools, reasoning_effort="high")
+        r = client.chat.completions.with_raw_response.create(
+            model="strict-claude", messages=messages, tools=tools, reasoning_effort="high"
+        )
         answer = r.parse().choices[0].message.content
         assert ("Tool result received: a.txt" if turn == 0 else f"and again ({turn - 1})") in answer
         assert "reasoning_restored=" in r.headers["interlink-repairs"]
@@ -108,12 +143,24 @@ def test_anthropic_client_replays_signed_thinking_verbatim(stack: Stack) -> None
     client = anthropic.Anthropic(base_url=stack.gateway, api_key="k", max_retries=0)
     tools = [{"name": "bash", "input_schema": BASH_SCHEMA}]
     messages: list[dict] = [{"role": "user", "content": "list the files"}]
-    reply = client.messages.create(model="strict-claude", max_tokens=4096, messages=messages, tools=tools,
-                                   thinking={"type": "enabled", "budget_tokens": 1024})
+    reply = client.messages.create(
+        model="strict-claude",
+        max_tokens=4096,
+        messages=messages,
+        tools=tools,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+    )
     assert reply.content[0].type == "thinking" and reply.content[0].signature
     tool = next(b for b in reply.content if b.type == "tool_use")
-    messages += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in reply.content]},
-                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool.id, "content": "a.txt"}]}]
-    final = client.messages.create(model="strict-claude", max_tokens=4096, messages=messages, tools=tools,
-                                   thinking={"type": "enabled", "budget_tokens": 1024})
+    messages += [
+        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in reply.content]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool.id, "content": "a.txt"}]},
+    ]
+    final = client.messages.create(
+        model="strict-claude",
+        max_tokens=4096,
+        messages=messages,
+        tools=tools,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+    )
     assert "Tool result received" in "".join(b.text for b in final.content if b.type == "text")

@@ -22,10 +22,8 @@ KEY = "sk-interlink-e2e"
 PROMPT = "Run the shell command `echo hello` with your shell tool, then tell me what it printed."
 
 # upstream provider name (as in tests/contract/conftest.write_config) → the path the emulator sees
-UPSTREAM_PATH = {"emu-anthropic": "/v1/messages", "emu-chat": "/v1/chat/completions",
-                 "emu-responses": "/v1/responses"}
-CLIENT_PATH = {"anthropic": "/v1/messages", "openai-chat": "/v1/chat/completions",
-               "openai-responses": "/v1/responses"}
+UPSTREAM_PATH = {"emu-anthropic": "/v1/messages", "emu-chat": "/v1/chat/completions", "emu-responses": "/v1/responses"}
+CLIENT_PATH = {"anthropic": "/v1/messages", "openai-chat": "/v1/chat/completions", "openai-responses": "/v1/responses"}
 
 
 @dataclass
@@ -92,8 +90,16 @@ def _codex(case: Case, run: Run) -> tuple[list[str], dict[str, str]]:
 def _aider(api: str) -> Callable[[Case, Run], tuple[list[str], dict[str, str]]]:
     def build(case: Case, run: Run) -> tuple[list[str], dict[str, str]]:
         args, env = connect.aider_command(run.gateway, KEY, case.model, api)
-        headless = ["--no-git", "--yes-always", "--no-pretty", "--no-auto-commits", "--no-gitignore",
-                    "--message", "Say hello.", "hello.txt"]
+        headless = [
+            "--no-git",
+            "--yes-always",
+            "--no-pretty",
+            "--no-auto-commits",
+            "--no-gitignore",
+            "--message",
+            "Say hello.",
+            "hello.txt",
+        ]
         return [binary("aider"), *args, *headless], env
 
     return build
@@ -121,8 +127,9 @@ def tool_outputs(request: dict[str, Any]) -> list[str]:
         if message.get("role") == "tool":  # Chat
             found.append(message.get("content"))
         elif isinstance(message.get("content"), list):  # Anthropic
-            found += [b.get("content") for b in message["content"]
-                      if isinstance(b, dict) and b.get("type") == "tool_result"]
+            found += [
+                b.get("content") for b in message["content"] if isinstance(b, dict) and b.get("type") == "tool_result"
+            ]
     for item in body.get("input") or [] if isinstance(body.get("input"), list) else []:  # Responses
         if isinstance(item, dict) and item.get("type") == "function_call_output":
             found.append(item.get("output"))

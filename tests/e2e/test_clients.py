@@ -42,12 +42,27 @@ PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TERM", "TMPDIR", "SSL_CERT_FILE", "NODE
 def _run_client(case: Case, run: Run) -> tuple[subprocess.CompletedProcess[str] | None, str, float]:
     argv, env = case.build(case, run)
     full_env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
-    full_env.update({"HOME": str(run.home), "XDG_CONFIG_HOME": str(run.home / ".config"),
-                     "XDG_DATA_HOME": str(run.home / ".local" / "share"), "CI": "true", "NO_COLOR": "1", **env})
+    full_env.update(
+        {
+            "HOME": str(run.home),
+            "XDG_CONFIG_HOME": str(run.home / ".config"),
+            "XDG_DATA_HOME": str(run.home / ".local" / "share"),
+            "CI": "true",
+            "NO_COLOR": "1",
+            **env,
+        }
+    )
     started = time.monotonic()
     try:
-        done = subprocess.run(argv, cwd=run.work, env=full_env, capture_output=True, text=True,
-                              timeout=case.timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            argv,
+            cwd=run.work,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=case.timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         err = (exc.stderr or b"").decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
@@ -58,8 +73,9 @@ def _run_client(case: Case, run: Run) -> tuple[subprocess.CompletedProcess[str] 
 
 @pytest.mark.parametrize(("fault", "times"), FAULTS)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_client_through_interlink(case: Case, fault: str | None, times: int, client_ready, e2e_stack,
-                                  tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_client_through_interlink(
+    case: Case, fault: str | None, times: int, client_ready, e2e_stack, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     client_ready(case.client)
     if (case.id, fault) in KNOWN:
         request.applymarker(pytest.mark.xfail(reason=KNOWN[(case.id, fault)], strict=False))
@@ -72,9 +88,11 @@ def test_client_through_interlink(case: Case, fault: str | None, times: int, cli
 
     done, transcript, seconds = _run_client(case, run)
     upstream = [r for r in e2e_stack.requests() if r["path"] in UPSTREAM_PATH.values()]
-    context = (f"{case.id} fault={fault} in {seconds:.1f} s\n{transcript}\n"
-               f"--- upstream requests ---\n{[(r['path'], r.get('fault'), r.get('outcome')) for r in upstream]}\n"
-               f"--- gateway log (tail) ---\n{e2e_stack.log_tail()}")
+    context = (
+        f"{case.id} fault={fault} in {seconds:.1f} s\n{transcript}\n"
+        f"--- upstream requests ---\n{[(r['path'], r.get('fault'), r.get('outcome')) for r in upstream]}\n"
+        f"--- gateway log (tail) ---\n{e2e_stack.log_tail()}"
+    )
     print(f"\n[e2e] {case.id} fault={fault}: {seconds:.1f} s")
 
     assert done is not None and done.returncode == 0, context

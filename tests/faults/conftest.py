@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,7 +25,9 @@ class FaultStack(Stack):
         self.reset()  # drops the recorded requests and any queued faults
 
     def model_requests(self) -> list[dict]:
-        return [r for r in self.upstream_requests() if r["path"].startswith(("/v1/messages", "/v1/chat", "/v1/responses"))]
+        return [
+            r for r in self.upstream_requests() if r["path"].startswith(("/v1/messages", "/v1/chat", "/v1/responses"))
+        ]
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,15 @@ CLIENTS = list(DRIVERS)
 UPSTREAMS = ["via-anthropic", "via-chat", "via-responses"]
 SDK_ERRORS = (anthropic.APIError, openai.APIError)
 
-RECOVERED = ["refuse", "reset_before_headers", "status_429", "status_500", "status_503", "status_529", "in_stream_error_first"]
+RECOVERED = [
+    "refuse",
+    "reset_before_headers",
+    "status_429",
+    "status_500",
+    "status_503",
+    "status_529",
+    "in_stream_error_first",
+]
 BROKEN_AFTER_COMMIT = ["close_mid_stream", "truncate", "in_stream_error_mid", "malformed_sse"]
 
 
@@ -41,7 +49,9 @@ def ask(stack: FaultStack, client_api: str, model: str, *, stream: bool, prompt:
 @pytest.mark.parametrize("model", UPSTREAMS)
 @pytest.mark.parametrize("client_api", CLIENTS)
 @pytest.mark.parametrize("fault", RECOVERED)
-def test_transient_fault_before_first_byte_is_retried(fault_stack: FaultStack, fault: str, client_api: str, model: str, stream: bool) -> None:
+def test_transient_fault_before_first_byte_is_retried(
+    fault_stack: FaultStack, fault: str, client_api: str, model: str, stream: bool
+) -> None:
     fault_stack.fault(fault, times=1)
     turn = ask(fault_stack, client_api, model, stream=stream)
     assert "fault test" in turn.text
@@ -54,7 +64,9 @@ LONG_PROMPT = "a longer answer so that the stream has several chunks"
 @pytest.mark.parametrize("model", UPSTREAMS)
 @pytest.mark.parametrize("client_api", CLIENTS)
 @pytest.mark.parametrize("fault", BROKEN_AFTER_COMMIT)
-def test_fault_mid_stream_ends_in_an_error_event_or_a_full_retry(fault_stack: FaultStack, fault: str, client_api: str, model: str) -> None:
+def test_fault_mid_stream_ends_in_an_error_event_or_a_full_retry(
+    fault_stack: FaultStack, fault: str, client_api: str, model: str
+) -> None:
     """After the first content byte the client must see the API's error event. If the upstream
     broke before anything reached the client (a close can beat the read), a retry is right too;
     either way never a truncated answer passed off as complete."""
@@ -139,12 +151,17 @@ def test_failover_trail_names_the_dead_provider(fault_stack: FaultStack) -> None
     assert set(trail[:-1]) <= {"dead:connection"}
 
 
-@pytest.mark.parametrize(("path", "model", "marker", "end"), [
-    ("/v1/messages", "via-chat", b"event: ping", b"event: message_stop"),
-    ("/v1/chat/completions", "via-anthropic", b": keepalive", b"data: [DONE]"),
-    ("/v1/responses", "via-chat", b": keepalive", b"event: response.completed"),
-])
-def test_silent_upstream_gets_keepalives_and_headers_come_early(fault_stack: FaultStack, path: str, model: str, marker: bytes, end: bytes) -> None:
+@pytest.mark.parametrize(
+    ("path", "model", "marker", "end"),
+    [
+        ("/v1/messages", "via-chat", b"event: ping", b"event: message_stop"),
+        ("/v1/chat/completions", "via-anthropic", b": keepalive", b"data: [DONE]"),
+        ("/v1/responses", "via-chat", b": keepalive", b"event: response.completed"),
+    ],
+)
+def test_silent_upstream_gets_keepalives_and_headers_come_early(
+    fault_stack: FaultStack, path: str, model: str, marker: bytes, end: bytes
+) -> None:
     fault_stack.fault("stall_before_first_byte", times=1)
     body = {"model": model, "stream": True, "max_tokens": 50, "messages": [{"role": "user", "content": "x"}]}
     if path == "/v1/responses":
@@ -161,7 +178,11 @@ def test_silent_upstream_gets_keepalives_and_headers_come_early(fault_stack: Fau
 
 
 def test_client_disconnect_cancels_the_upstream_request(fault_stack: FaultStack) -> None:
-    body = {"model": "slow-chat", "stream": True, "messages": [{"role": "user", "content": "a reply long enough to stream slowly"}]}
+    body = {
+        "model": "slow-chat",
+        "stream": True,
+        "messages": [{"role": "user", "content": "a reply long enough to stream slowly"}],
+    }
     seen_before = fault_stack.gateway_log().count("client disconnected")
     with httpx.stream("POST", f"{fault_stack.gateway}/v1/chat/completions", json=body, timeout=20) as r:
         next(r.iter_bytes())

@@ -22,7 +22,9 @@ schema = schemathesis.openapi.from_dict(openapi_document())
 
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
-@pytest.mark.parametrize("auth", [{"x-api-key": "sk-fuzz"}, {"authorization": "Bearer sk-fuzz"}], ids=["x-api-key", "bearer"])
+@pytest.mark.parametrize(
+    "auth", [{"x-api-key": "sk-fuzz"}, {"authorization": "Bearer sk-fuzz"}], ids=["x-api-key", "bearer"]
+)
 def test_no_server_errors(case, stack: Stack, auth: dict) -> None:  # type: ignore[no-untyped-def]
     response = case.call(base_url=stack.gateway, headers=auth, timeout=15)
     assert response.status_code < 500, response.text[:500]

@@ -42,7 +42,9 @@ def test_deeply_nested_json_is_a_400(stack: Stack) -> None:
 def test_client_that_stops_sending_its_body_does_not_hang_the_gateway(stack: Stack) -> None:
     host, port = stack.gateway.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":")
+        sock.sendall(
+            b'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":'
+        )
         # the gateway keeps serving everyone else meanwhile
         started = time.monotonic()
         assert httpx.get(f"{stack.gateway}/health").status_code == 200

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,11 @@ from tests.contract.conftest import DEFAULTS, free_port, start_emulator, start_g
 
 
 def slow_stream(gateway: str, results: list, index: int) -> None:
-    body = {"model": "slow-chat", "stream": True, "messages": [{"role": "user", "content": f"stream number {index} with a long enough text"}]}
+    body = {
+        "model": "slow-chat",
+        "stream": True,
+        "messages": [{"role": "user", "content": f"stream number {index} with a long enough text"}],
+    }
     try:
         with httpx.stream("POST", f"{gateway}/v1/chat/completions", json=body, timeout=30) as r:
             results[index] = b"".join(r.iter_bytes())
@@ -36,8 +39,12 @@ def setup(tmp_path: Path, drain: float = 30):  # type: ignore[no-untyped-def]
     config = tmp_path / "interlink.yaml"
 
     def write(extra: str = "") -> None:
-        write_config(config, emu, models='  slow-chat: {provider: emu-chat, model: "gpt-emu@delay=400"}\n' + extra,
-                     defaults=DEFAULTS + f"server: {{drain_seconds: {drain}}}\n")
+        write_config(
+            config,
+            emu,
+            models='  slow-chat: {provider: emu-chat, model: "gpt-emu@delay=400"}\n' + extra,
+            defaults=DEFAULTS + f"server: {{drain_seconds: {drain}}}\n",
+        )
 
     write()
     gateway = start_gateway(config, gw_port, tmp_path / "gateway.log")
@@ -63,7 +70,10 @@ def test_sighup_reload_good_and_bad(tmp_path: Path) -> None:
         config.write_text("providers: {p: {kind: nonsense}}\n")
         gateway.send_signal(signal.SIGHUP)
         time.sleep(1)
-        r = httpx.post(f"{url}/v1/chat/completions", json={"model": "added-later", "messages": [{"role": "user", "content": "still here?"}]})
+        r = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={"model": "added-later", "messages": [{"role": "user", "content": "still here?"}]},
+        )
         assert r.status_code == 200
         log = (tmp_path / "gateway.log").read_text()
         assert "config reload failed; keeping the running config" in log

@@ -141,12 +141,19 @@ class Served:
 def _start(tmp: Path) -> Served:
     port = _free_port()
     log = tmp / "gateway.log"
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "INTERLINK_CONFIG", local.ENV_SWITCH)}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "INTERLINK_CONFIG", local.ENV_SWITCH)
+    }
     env.update(INTERLINK_DATA_DIR=str(tmp), PYTHONUNBUFFERED="1")
     with log.open("wb") as handle:
-        proc = subprocess.Popen([sys.executable, "-m", "interlink.cli.main", "serve", "--port", str(port)],
-                                stdout=handle, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "interlink.cli.main", "serve", "--port", str(port)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # the model server starts before the gateway listens
     while time.monotonic() < deadline:
@@ -196,8 +203,9 @@ def test_serve_without_config_lists_the_local_model(served: Served) -> None:
 
 def test_anthropic_messages(served: Served) -> None:
     client = anthropic.Anthropic(base_url=served.url, api_key="unused")
-    message = client.messages.create(model="local/smollm2", max_tokens=MAX_TOKENS,
-                                      messages=[{"role": "user", "content": PROMPT}])
+    message = client.messages.create(
+        model="local/smollm2", max_tokens=MAX_TOKENS, messages=[{"role": "user", "content": PROMPT}]
+    )
     assert message.model == "local/smollm2"
     assert message.stop_reason in ("end_turn", "max_tokens")
     _real_text("".join(b.text for b in message.content if b.type == "text"))
@@ -206,8 +214,9 @@ def test_anthropic_messages(served: Served) -> None:
 
 def test_anthropic_messages_stream(served: Served) -> None:
     client = anthropic.Anthropic(base_url=served.url, api_key="unused")
-    with client.messages.stream(model="local/smollm2", max_tokens=MAX_TOKENS,
-                                messages=[{"role": "user", "content": PROMPT}]) as stream:
+    with client.messages.stream(
+        model="local/smollm2", max_tokens=MAX_TOKENS, messages=[{"role": "user", "content": PROMPT}]
+    ) as stream:
         deltas = list(stream.text_stream)
         message = stream.get_final_message()
     assert len(deltas) > 1  # token by token, not one buffered chunk
@@ -217,8 +226,9 @@ def test_anthropic_messages_stream(served: Served) -> None:
 
 def test_openai_chat(served: Served) -> None:
     client = openai.OpenAI(base_url=f"{served.url}/v1", api_key="unused")
-    completion = client.chat.completions.create(model="local/smollm2", max_tokens=MAX_TOKENS, **GEN,
-                                                messages=[{"role": "user", "content": PROMPT}])
+    completion = client.chat.completions.create(
+        model="local/smollm2", max_tokens=MAX_TOKENS, **GEN, messages=[{"role": "user", "content": PROMPT}]
+    )
     choice = completion.choices[0]
     assert choice.finish_reason in ("stop", "length")
     _real_text(choice.message.content)
@@ -228,8 +238,15 @@ def test_openai_chat(served: Served) -> None:
 def test_openai_chat_stream(served: Served) -> None:
     # Raw chunks, not the SDK's .stream() helper: that one raises on finish_reason "length".
     client = openai.OpenAI(base_url=f"{served.url}/v1", api_key="unused")
-    chunks = list(client.chat.completions.create(model="local/smollm2", max_tokens=MAX_TOKENS, stream=True, **GEN,
-                                                 messages=[{"role": "user", "content": PROMPT}]))
+    chunks = list(
+        client.chat.completions.create(
+            model="local/smollm2",
+            max_tokens=MAX_TOKENS,
+            stream=True,
+            **GEN,
+            messages=[{"role": "user", "content": PROMPT}],
+        )
+    )
     deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert len(deltas) > 1
@@ -239,8 +256,9 @@ def test_openai_chat_stream(served: Served) -> None:
 
 def test_openai_responses(served: Served) -> None:
     client = openai.OpenAI(base_url=f"{served.url}/v1", api_key="unused")
-    response = client.responses.create(model="local/smollm2", max_output_tokens=MAX_TOKENS, store=False,
-                                       input=PROMPT, **GEN)
+    response = client.responses.create(
+        model="local/smollm2", max_output_tokens=MAX_TOKENS, store=False, input=PROMPT, **GEN
+    )
     assert response.status in ("completed", "incomplete")
     assert response.error is None
     _real_text(response.output_text)
@@ -250,8 +268,11 @@ def test_openai_responses_stream(served: Served) -> None:
     # Raw events: the SDK's get_final_response() wants response.completed, and a reply cut at
     # max_output_tokens ends with response.incomplete instead (as OpenAI's does).
     client = openai.OpenAI(base_url=f"{served.url}/v1", api_key="unused")
-    events = list(client.responses.create(model="local/smollm2", max_output_tokens=MAX_TOKENS, store=False,
-                                          stream=True, input=PROMPT, **GEN))
+    events = list(
+        client.responses.create(
+            model="local/smollm2", max_output_tokens=MAX_TOKENS, store=False, stream=True, input=PROMPT, **GEN
+        )
+    )
     deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
     assert len(deltas) > 1
     assert events[-1].type in ("response.completed", "response.incomplete")

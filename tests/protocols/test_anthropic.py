@@ -123,22 +123,38 @@ def test_parse_all_block_kinds() -> None:
     body = minimal(
         system="be brief",
         messages=[
-            {"role": "user", "content": [
-                {"type": "text", "text": "look", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
-                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAA"}},
-                {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}},
-            ]},
-            {"role": "assistant", "content": [
-                {"type": "thinking", "thinking": "hmm", "signature": sig},
-                {"type": "redacted_thinking", "data": "REDACTED"},
-                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
-                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
-                {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}},
-            ]},
-            {"role": "user", "content": [
-                {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
-                 "content": [{"type": "text", "text": "boom"}, {"type": "image", "source": {"type": "url", "url": "u"}}]},
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "look", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAA"}},
+                    {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": sig},
+                    {"type": "redacted_thinking", "data": "REDACTED"},
+                    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "q"}},
+                    {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []},
+                    {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "is_error": True,
+                        "content": [
+                            {"type": "text", "text": "boom"},
+                            {"type": "image", "source": {"type": "url", "url": "u"}},
+                        ],
+                    },
+                ],
+            },
         ],
     )
     request = parse(body)
@@ -160,10 +176,12 @@ def test_parse_all_block_kinds() -> None:
 
 def test_foreign_opaque_in_signature_decodes_back() -> None:
     foreign = Opaque("openai-responses", "encrypted_content", "gAAAA")
-    body = minimal(messages=[
-        {"role": "user", "content": "q"},
-        {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": foreign.encode()}]},
-    ])
+    body = minimal(
+        messages=[
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": foreign.encode()}]},
+        ]
+    )
     block = parse(body).messages[1].content[0]
     assert isinstance(block, ReasoningBlock) and block.opaque == foreign
 
@@ -171,7 +189,12 @@ def test_foreign_opaque_in_signature_decodes_back() -> None:
 def test_parse_tools_choice_thinking_and_options() -> None:
     body = minimal(
         tools=[
-            {"name": "f", "description": "d", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}},
+            {
+                "name": "f",
+                "description": "d",
+                "input_schema": {"type": "object"},
+                "cache_control": {"type": "ephemeral"},
+            },
             {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
         ],
         tool_choice={"type": "any", "disable_parallel_tool_use": True},
@@ -234,10 +257,16 @@ def test_count_tokens_body_needs_no_max_tokens() -> None:
         (minimal(messages=[{"role": "user"}]), "messages[0].content"),
         (minimal(messages=[{"role": "user", "content": [{"type": "text"}]}]), "messages[0].content[0].text"),
         (minimal(messages=[{"role": "user", "content": [{"text": "x"}]}]), "messages[0].content[0].type"),
-        (minimal(messages=[{"role": "user", "content": [{"type": "tool_use", "id": "a", "name": "f", "input": "x"}]}]),
-         "messages[0].content[0].input"),
-        (minimal(messages=[{"role": "user", "content": [{"type": "tool_result", "content": "x"}]}]),
-         "messages[0].content[0].tool_use_id"),
+        (
+            minimal(
+                messages=[{"role": "user", "content": [{"type": "tool_use", "id": "a", "name": "f", "input": "x"}]}]
+            ),
+            "messages[0].content[0].input",
+        ),
+        (
+            minimal(messages=[{"role": "user", "content": [{"type": "tool_result", "content": "x"}]}]),
+            "messages[0].content[0].tool_use_id",
+        ),
         (minimal(system=[{"type": "image"}]), "system[0].type"),
         (minimal(tools=[{"name": "f"}]), "tools[0].input_schema"),
         (minimal(tool_choice={"type": "tool"}), "tool_choice.name"),
@@ -307,7 +336,10 @@ def test_render_response() -> None:
         {"type": "tool_use", "id": "call_1", "name": "f", "input": {"x": 1}},
     ]
     assert out["usage"] == {
-        "input_tokens": 5, "cache_creation_input_tokens": 2, "cache_read_input_tokens": 3, "output_tokens": 7
+        "input_tokens": 5,
+        "cache_creation_input_tokens": 2,
+        "cache_read_input_tokens": 3,
+        "output_tokens": 7,
     }
     message = anthropic.types.Message.model_validate(out)  # the SDK accepts the shape
     assert message.content[2].type == "tool_use"
@@ -326,7 +358,9 @@ def sdk_final_message(body: bytes) -> anthropic.types.Message:
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
     client = anthropic.Anthropic(
-        api_key="test", base_url="http://gateway.test", max_retries=0,
+        api_key="test",
+        base_url="http://gateway.test",
+        max_retries=0,
         http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
     )
     with client.messages.stream(
@@ -349,8 +383,14 @@ def end(reason: StopReason = StopReason.END_TURN, output: int = 9) -> list[Event
 
 
 def test_encoder_text_stream_through_sdk() -> None:
-    events = [START, BlockStart(0, TextBlock("")), BlockDelta(0, TextDelta("Hel")),
-              BlockDelta(0, TextDelta("lo")), BlockStop(0), *end()]
+    events = [
+        START,
+        BlockStart(0, TextBlock("")),
+        BlockDelta(0, TextDelta("Hel")),
+        BlockDelta(0, TextDelta("lo")),
+        BlockStop(0),
+        *end(),
+    ]
     body = encode_all(events)
     assert all(name == data["type"] for name, data in frames(body))  # event: lines match data
     message = sdk_final_message(body)
@@ -364,10 +404,18 @@ def test_encoder_text_stream_through_sdk() -> None:
 
 
 def test_encoder_tool_use_through_sdk() -> None:
-    events = [START, BlockStart(0, TextBlock("")), BlockDelta(0, TextDelta("Let me")), BlockStop(0),
-              BlockStart(1, ToolCallBlock(id="call_9", name="get", arguments="")),
-              BlockDelta(1, ToolArgsDelta("")), BlockDelta(1, ToolArgsDelta('{"city": ')),
-              BlockDelta(1, ToolArgsDelta('"Paris"}')), BlockStop(1), *end(StopReason.TOOL_USE)]
+    events = [
+        START,
+        BlockStart(0, TextBlock("")),
+        BlockDelta(0, TextDelta("Let me")),
+        BlockStop(0),
+        BlockStart(1, ToolCallBlock(id="call_9", name="get", arguments="")),
+        BlockDelta(1, ToolArgsDelta("")),
+        BlockDelta(1, ToolArgsDelta('{"city": ')),
+        BlockDelta(1, ToolArgsDelta('"Paris"}')),
+        BlockStop(1),
+        *end(StopReason.TOOL_USE),
+    ]
     body = encode_all(events)
     tool_start = [d for _, d in frames(body) if d["type"] == "content_block_start"][1]
     assert tool_start["content_block"] == {"type": "tool_use", "id": "call_9", "name": "get", "input": {}}
@@ -379,11 +427,20 @@ def test_encoder_tool_use_through_sdk() -> None:
 
 def test_encoder_thinking_with_signature_through_sdk() -> None:
     sig = Opaque("anthropic", "signature", "SIG123")
-    events = [START, BlockStart(0, ReasoningBlock()), BlockDelta(0, ReasoningDelta("step 1. ")),
-              BlockDelta(0, ReasoningDelta("step 2.")), BlockDelta(0, SignatureDelta(sig)), BlockStop(0),
-              BlockStart(1, TextBlock("")), BlockDelta(1, TextDelta("done")), BlockStop(1), *end()]
+    events = [
+        START,
+        BlockStart(0, ReasoningBlock()),
+        BlockDelta(0, ReasoningDelta("step 1. ")),
+        BlockDelta(0, ReasoningDelta("step 2.")),
+        BlockDelta(0, SignatureDelta(sig)),
+        BlockStop(0),
+        BlockStart(1, TextBlock("")),
+        BlockDelta(1, TextDelta("done")),
+        BlockStop(1),
+        *end(),
+    ]
     body = encode_all(events)
-    start = [d for _, d in frames(body) if d["type"] == "content_block_start"][0]
+    start = next(d for _, d in frames(body) if d["type"] == "content_block_start")
     assert start["content_block"] == {"type": "thinking", "thinking": "", "signature": ""}
     message = sdk_final_message(body)
     thinking = message.content[0]
@@ -393,16 +450,29 @@ def test_encoder_thinking_with_signature_through_sdk() -> None:
 
 def test_encoder_foreign_reasoning_packs_opaque_into_signature() -> None:
     foreign = Opaque("openai-responses", "encrypted_content", "gAAA")
-    events = [START, BlockStart(0, ReasoningBlock(id="rs_1")), BlockDelta(0, ReasoningDelta("summary")),
-              BlockDelta(0, SignatureDelta(foreign)), BlockStop(0), *end()]
+    events = [
+        START,
+        BlockStart(0, ReasoningBlock(id="rs_1")),
+        BlockDelta(0, ReasoningDelta("summary")),
+        BlockDelta(0, SignatureDelta(foreign)),
+        BlockStop(0),
+        *end(),
+    ]
     thinking = sdk_final_message(encode_all(events)).content[0]
     assert thinking.type == "thinking" and Opaque.decode(thinking.signature) == foreign
 
 
 def test_encoder_redacted_thinking_through_sdk() -> None:
     redacted = ReasoningBlock(opaque=Opaque("anthropic", "redacted", "DATA=="))
-    events = [START, BlockStart(0, redacted), BlockStop(0), BlockStart(1, TextBlock("")),
-              BlockDelta(1, TextDelta("ok")), BlockStop(1), *end()]
+    events = [
+        START,
+        BlockStart(0, redacted),
+        BlockStop(0),
+        BlockStart(1, TextBlock("")),
+        BlockDelta(1, TextDelta("ok")),
+        BlockStop(1),
+        *end(),
+    ]
     body = encode_all(events)
     assert [d["type"] for _, d in frames(body)].count("content_block_delta") == 1
     message = sdk_final_message(body)
@@ -413,8 +483,14 @@ def test_encoder_error_mid_stream_leaves_the_block_open_and_sdk_raises() -> None
     """As the real API does it, and as Claude Code needs it to retry (it gives up on an error that
     follows a content_block_stop): the error event comes with the block still open."""
     error = GatewayError(ErrorKind.OVERLOADED, "Overloaded")
-    events = [START, BlockStart(0, TextBlock("")), BlockDelta(0, TextDelta("partial")), BlockStop(0), StreamError(error),
-              ResponseStop()]
+    events = [
+        START,
+        BlockStart(0, TextBlock("")),
+        BlockDelta(0, TextDelta("partial")),
+        BlockStop(0),
+        StreamError(error),
+        ResponseStop(),
+    ]
     body = encode_all(events)
     parsed = frames(body)
     assert [d["type"] for _, d in parsed][-2:] == ["content_block_delta", "error"]
@@ -425,10 +501,19 @@ def test_encoder_error_mid_stream_leaves_the_block_open_and_sdk_raises() -> None
 
 
 def test_encoder_dense_indices_skip_foreign_raw_and_empty_text() -> None:
-    events = [START, BlockStart(0, RawBlock("openai-responses", {"type": "web_search_call"})), BlockStop(0),
-              BlockStart(1, TextBlock("")), BlockStop(1),
-              BlockStart(2, RawBlock("anthropic", {"type": "web_search_tool_result", "tool_use_id": "s", "content": []})),
-              BlockStop(2), BlockStart(3, TextBlock("")), BlockDelta(3, TextDelta("x")), BlockStop(3), *end()]
+    events = [
+        START,
+        BlockStart(0, RawBlock("openai-responses", {"type": "web_search_call"})),
+        BlockStop(0),
+        BlockStart(1, TextBlock("")),
+        BlockStop(1),
+        BlockStart(2, RawBlock("anthropic", {"type": "web_search_tool_result", "tool_use_id": "s", "content": []})),
+        BlockStop(2),
+        BlockStart(3, TextBlock("")),
+        BlockDelta(3, TextDelta("x")),
+        BlockStop(3),
+        *end(),
+    ]
     body = encode_all(events)
     starts = [d["index"] for _, d in frames(body) if d["type"] == "content_block_start"]
     assert starts == [0, 1]
@@ -454,8 +539,15 @@ def test_encoder_citations_appended_to_block() -> None:
     encoder = PROTOCOL.stream_encoder(parse(minimal()))
     body = encoder.encode(START) + encoder.encode(BlockStart(0, text))
     body += encoder.encode(BlockDelta(0, TextDelta("cited")))
-    text.citations.append({"type": "web_search_result_location", "cited_text": "c", "url": "u",  # type: ignore[union-attr]
-                           "title": "t", "encrypted_index": "e"})
+    text.citations.append(
+        {
+            "type": "web_search_result_location",
+            "cited_text": "c",
+            "url": "u",  # type: ignore[union-attr]
+            "title": "t",
+            "encrypted_index": "e",
+        }
+    )
     body += encoder.encode(BlockStop(0))
     body += b"".join(encoder.encode(e) for e in end())
     block = sdk_final_message(body).content[0]
@@ -466,16 +558,32 @@ def test_tool_use_is_held_back_until_complete_and_dropped_on_error() -> None:
     """Claude Code abandons a turn whose partial message shows a tool_use when the stream then
     fails; a held-back tool call never reaches it half done."""
     from interlink.core import (
-        BlockDelta, BlockStart, BlockStop, ChatRequest, ErrorKind, GatewayError, ResponseStart,
-        StreamError, TextBlock, TextDelta, ToolArgsDelta, ToolCallBlock,
+        BlockDelta,
+        BlockStart,
+        BlockStop,
+        ChatRequest,
+        ErrorKind,
+        GatewayError,
+        ResponseStart,
+        StreamError,
+        TextBlock,
+        TextDelta,
+        ToolArgsDelta,
+        ToolCallBlock,
     )
 
     def run(events):  # type: ignore[no-untyped-def]
         encoder = PROTOCOL.stream_encoder(ChatRequest(model="m", messages=[], stream=True))
         return [encoder.encode(e) for e in events]
 
-    head = [ResponseStart(id="m1", model="x"), BlockStart(0, TextBlock("")), BlockDelta(0, TextDelta("Let me")),
-            BlockStop(0), BlockStart(1, ToolCallBlock(id="t1", name="bash")), BlockDelta(1, ToolArgsDelta('{"command":'))]
+    head = [
+        ResponseStart(id="m1", model="x"),
+        BlockStart(0, TextBlock("")),
+        BlockDelta(0, TextDelta("Let me")),
+        BlockStop(0),
+        BlockStart(1, ToolCallBlock(id="t1", name="bash")),
+        BlockDelta(1, ToolArgsDelta('{"command":')),
+    ]
     broken = run([*head, StreamError(GatewayError(ErrorKind.CONNECTION, "reset"))])
     assert b"tool_use" not in b"".join(broken) and b"event: error" in broken[-1]
     assert b"content_block_stop" not in b"".join(broken)  # the text block still looks open

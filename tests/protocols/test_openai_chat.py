@@ -213,7 +213,10 @@ def test_parse_tools_choice_and_options() -> None:
         body(
             {"role": "user", "content": "x"},
             tools=[
-                {"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}, "strict": True}},
+                {
+                    "type": "function",
+                    "function": {"name": "f", "description": "d", "parameters": {"type": "object"}, "strict": True},
+                },
                 {"type": "web_search_preview"},
             ],
             tool_choice={"type": "function", "function": {"name": "f"}},
@@ -227,7 +230,10 @@ def test_parse_tools_choice_and_options() -> None:
             presence_penalty=0.1,
             frequency_penalty=0.2,
             reasoning_effort="high",
-            response_format={"type": "json_schema", "json_schema": {"name": "out", "schema": {"type": "object"}, "strict": True}},
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "out", "schema": {"type": "object"}, "strict": True},
+            },
             user="u1",
             metadata={"k": "v"},
             stream=True,
@@ -283,11 +289,17 @@ def test_parse_keeps_passthrough_and_safety_identifier() -> None:
         (body({"role": "user", "content": 5}), "messages[0].content"),
         (body({"role": "user", "content": [{"type": "text"}]}), "messages[0].content[0].text"),
         (body({"role": "tool", "content": "x"}), "messages[0].tool_call_id"),
-        (body({"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}), "messages[0].tool_calls[0].function.name"),
+        (
+            body({"role": "assistant", "tool_calls": [{"id": "c", "function": {}}]}),
+            "messages[0].tool_calls[0].function.name",
+        ),
         (body({"role": "user", "content": "x"}, tool_choice="sometimes"), "tool_choice"),
         (body({"role": "user", "content": "x"}, max_tokens="many"), "max_tokens"),
         (body({"role": "user", "content": "x"}, stop=["a", 1]), "stop[1]"),
-        (body({"role": "user", "content": "x"}, tools=[{"type": "function", "function": {}}]), "tools[0].function.name"),
+        (
+            body({"role": "user", "content": "x"}, tools=[{"type": "function", "function": {}}]),
+            "tools[0].function.name",
+        ),
         (body({"role": "user", "content": "x"}, response_format={"type": "yaml"}), "response_format.type"),
         ({"messages": []}, "model"),
         ({"model": "m"}, "messages"),
@@ -357,7 +369,9 @@ def test_render_response_text_tools_reasoning_usage() -> None:
     assert message["content"] == "Hello world"
     assert message["reasoning_content"] == "think"
     assert message["thinking_blocks"] == [{"type": "thinking", "thinking": "think", "signature": "SIG"}]
-    assert message["tool_calls"] == [{"id": "toolu_1", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}}]
+    assert message["tool_calls"] == [
+        {"id": "toolu_1", "type": "function", "function": {"name": "f", "arguments": '{"x":1}'}}
+    ]
     usage = out["usage"]
     assert usage["prompt_tokens"] == 115 and usage["completion_tokens"] == 20 and usage["total_tokens"] == 135
     assert usage["prompt_tokens_details"]["cached_tokens"] == 100
@@ -388,7 +402,14 @@ def test_render_finish_reason(stop: StopReason, finish: str) -> None:
 def test_render_error_shapes() -> None:
     status, payload = PROTOCOL.render_error(GatewayError.invalid("messages[1].role: bad", "messages[1].role"))
     assert status == 400
-    assert payload == {"error": {"message": "messages[1].role: bad", "type": "invalid_request_error", "param": "messages[1].role", "code": None}}
+    assert payload == {
+        "error": {
+            "message": "messages[1].role: bad",
+            "type": "invalid_request_error",
+            "param": "messages[1].role",
+            "code": None,
+        }
+    }
     status, payload = PROTOCOL.render_error(GatewayError(ErrorKind.QUOTA, "pay up"))
     assert status == 429 and payload["error"]["code"] == "insufficient_quota"
     status, payload = PROTOCOL.render_error(GatewayError(ErrorKind.RATE_LIMIT, "slow"))
@@ -430,7 +451,10 @@ def test_stream_parallel_tool_calls_sdk() -> None:
     assert completion.choices[0].finish_reason == "tool_calls"
     tool_deltas = [d for f in data_frames(sse)[:-1] for c in f["choices"] for d in c["delta"].get("tool_calls", [])]
     assert [d["index"] for d in tool_deltas] == [0, 0, 0, 1, 1]
-    assert [("id" in d, "name" in d["function"]) for d in tool_deltas] == [(True, True)] + [(False, False)] * 2 + [(True, True), (False, False)]
+    assert [("id" in d, "name" in d["function"]) for d in tool_deltas] == [(True, True)] + [(False, False)] * 2 + [
+        (True, True),
+        (False, False),
+    ]
 
 
 def test_stream_plain_create_iteration() -> None:
@@ -484,7 +508,14 @@ def test_stream_mid_stream_error_raises_in_sdk() -> None:
     sse = b"".join(encoder.encode(e) for e in events)
     assert encoder.encode(ResponseStop()) == b"" and encoder.keepalive() == b""
     frames = data_frames(sse)
-    assert frames[-1] == {"error": {"message": "upstream overloaded", "type": "server_error", "param": None, "code": "server_is_overloaded"}}
+    assert frames[-1] == {
+        "error": {
+            "message": "upstream overloaded",
+            "type": "server_error",
+            "param": None,
+            "code": "server_is_overloaded",
+        }
+    }
     with pytest.raises(openai.APIError, match="upstream overloaded"):
         final_completion(sse)
     with pytest.raises(openai.APIError):
@@ -494,7 +525,11 @@ def test_stream_mid_stream_error_raises_in_sdk() -> None:
 def test_keepalive_is_a_comment() -> None:
     encoder = PROTOCOL.stream_encoder(ChatRequest(model="m", messages=[], stream=True))
     assert encoder.keepalive() == b": keepalive\n\n"
-    sse = encoder.encode(text_events("a")[0]) + encoder.keepalive() + b"".join(encoder.encode(e) for e in text_events("a")[1:])
+    sse = (
+        encoder.encode(text_events("a")[0])
+        + encoder.keepalive()
+        + b"".join(encoder.encode(e) for e in text_events("a")[1:])
+    )
     assert final_completion(sse).choices[0].message.content == "a"
 
 

@@ -20,7 +20,6 @@ from interlink.core import (
     ErrorKind,
     GatewayError,
     ImageBlock,
-    Message,
     Opaque,
     RawBlock,
     ReasoningBlock,
@@ -41,7 +40,7 @@ from interlink.core import (
 from interlink.protocols.openai_responses import PROTOCOL
 from interlink.providers import ProviderSettings
 from interlink.providers.openai_responses import CODEC
-from interlink.sse import SSEDecoder, ServerSentEvent
+from interlink.sse import ServerSentEvent, SSEDecoder
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -89,7 +88,9 @@ def _events_for(blocks: list, stop: StopReason = StopReason.END_TURN, usage: Usa
                 events.append(BlockDelta(i, SignatureDelta(block.opaque)))
         elif isinstance(block, ToolCallBlock):
             events.append(BlockStart(i, ToolCallBlock(block.id, block.name)))
-            events += [BlockDelta(i, ToolArgsDelta(block.arguments[j : j + 5])) for j in range(0, len(block.arguments), 5)]
+            events += [
+                BlockDelta(i, ToolArgsDelta(block.arguments[j : j + 5])) for j in range(0, len(block.arguments), 5)
+            ]
         else:
             events.append(BlockStart(i, block))
         events.append(BlockStop(i))
@@ -160,12 +161,21 @@ def test_items_and_merging() -> None:
             "instructions": "inst",
             "input": [
                 {"role": "system", "content": "sys"},
-                {"type": "message", "role": "user", "content": [
-                    {"type": "input_text", "text": "look"},
-                    {"type": "input_image", "image_url": "data:image/png;base64,QUJD", "detail": "low"},
-                    {"type": "input_image", "image_url": "https://x/y.png"},
-                ]},
-                {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "a"}, {"type": "summary_text", "text": "b"}], "encrypted_content": "NATIVE"},
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": "look"},
+                        {"type": "input_image", "image_url": "data:image/png;base64,QUJD", "detail": "low"},
+                        {"type": "input_image", "image_url": "https://x/y.png"},
+                    ],
+                },
+                {
+                    "type": "reasoning",
+                    "id": "rs_1",
+                    "summary": [{"type": "summary_text", "text": "a"}, {"type": "summary_text", "text": "b"}],
+                    "encrypted_content": "NATIVE",
+                },
                 {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": ec},
                 {"role": "assistant", "content": [{"type": "output_text", "text": "ok"}]},
                 {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
@@ -184,7 +194,11 @@ def test_items_and_merging() -> None:
     assert user.content[1] == ImageBlock(media_type="image/png", data="QUJD", detail="low")
     assert user.content[2].url == "https://x/y.png"
     r1, r2, text, c1, c2 = assistant.content
-    assert r1.text == "a\n\nb" and r1.opaque == Opaque("openai-responses", "encrypted_content", "NATIVE") and r1.id == "rs_1"
+    assert (
+        r1.text == "a\n\nb"
+        and r1.opaque == Opaque("openai-responses", "encrypted_content", "NATIVE")
+        and r1.id == "rs_1"
+    )
     assert r2.opaque == Opaque("anthropic", "signature", "sig")
     assert text.text == "ok" and (c1.id, c2.id) == ("c1", "c2")
     assert [(b.tool_call_id, b.text()) for b in results.content] == [("c1", "one"), ("c2", "two")]
@@ -196,7 +210,10 @@ def test_items_and_merging() -> None:
 
 def test_options() -> None:
     request = _request(
-        tools=[{"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": True}, {"type": "custom", "name": "patch"}],
+        tools=[
+            {"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": True},
+            {"type": "custom", "name": "patch"},
+        ],
         tool_choice={"type": "function", "name": "f"},
         parallel_tool_calls=False,
         max_output_tokens=50,
@@ -224,7 +241,11 @@ def test_options() -> None:
         ({"previous_response_id": "resp_1"}, "previous_response_id", "store: false"),
         ({"conversation": "conv_1"}, "conversation", "stateless"),
         ({"input": [{"type": "item_reference", "id": "rs_1"}]}, "input[0]", "store: false"),
-        ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}, "input[0].content[0].file_id", "not supported"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]},
+            "input[0].content[0].file_id",
+            "not supported",
+        ),
         ({"input": [{"role": "tool", "content": "x"}]}, "input[0].role", "must be one of"),
         ({"input": 5}, "input", "expected"),
         ({"input": [{"type": "function_call", "name": "f"}]}, "input[0].call_id", "required"),
@@ -232,7 +253,11 @@ def test_options() -> None:
         ({"tool_choice": "sometimes"}, "tool_choice", "must be one of"),
         ({"max_output_tokens": "10"}, "max_output_tokens", "expected integer"),
         ({"text": {"format": {"type": "yaml"}}}, "text.format.type", "must be one of"),
-        ({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input[0].content[0].type", "unsupported"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+            "input[0].content[0].type",
+            "unsupported",
+        ),
     ],
 )
 def test_bad_requests_name_the_field(body: dict, param: str, words: str) -> None:
@@ -279,9 +304,13 @@ def test_render_response_validates_in_sdk() -> None:
     assert sdk.usage.output_tokens_details.reasoning_tokens == 3 and sdk.usage.total_tokens == 23
 
 
-@pytest.mark.parametrize(("stop", "reason"), [(StopReason.MAX_TOKENS, "max_output_tokens"), (StopReason.REFUSAL, "content_filter")])
+@pytest.mark.parametrize(
+    ("stop", "reason"), [(StopReason.MAX_TOKENS, "max_output_tokens"), (StopReason.REFUSAL, "content_filter")]
+)
 def test_render_incomplete(stop: StopReason, reason: str) -> None:
-    body = PROTOCOL.render_response(ChatResponse(id="resp_x", model="u", content=[TextBlock("cut")], stop_reason=stop), _request())
+    body = PROTOCOL.render_response(
+        ChatResponse(id="resp_x", model="u", content=[TextBlock("cut")], stop_reason=stop), _request()
+    )
     assert body["id"] == "resp_x" and body["status"] == "incomplete"
     assert body["incomplete_details"] == {"reason": reason}
 
@@ -298,7 +327,14 @@ def test_foreign_opaque_round_trips_through_encrypted_content() -> None:
 def test_render_error() -> None:
     status, body = PROTOCOL.render_error(GatewayError.invalid("input[0].role: bad", "input[0].role"))
     assert status == 400
-    assert body == {"error": {"message": "input[0].role: bad", "type": "invalid_request_error", "param": "input[0].role", "code": None}}
+    assert body == {
+        "error": {
+            "message": "input[0].role: bad",
+            "type": "invalid_request_error",
+            "param": "input[0].role",
+            "code": None,
+        }
+    }
     status, body = PROTOCOL.render_error(GatewayError(ErrorKind.QUOTA, "pay"))
     assert status == 429 and body["error"]["code"] == "insufficient_quota"
 
@@ -318,7 +354,11 @@ def test_stream_text_via_sdk_stream_helper() -> None:
 
 
 def test_stream_grammar_sequence_and_indices() -> None:
-    blocks = [ReasoningBlock("think", Opaque("openai-responses", "encrypted_content", "E"), "rs_1"), TextBlock("a"), ToolCallBlock("c", "f", "{}")]
+    blocks = [
+        ReasoningBlock("think", Opaque("openai-responses", "encrypted_content", "E"), "rs_1"),
+        TextBlock("a"),
+        ToolCallBlock("c", "f", "{}"),
+    ]
     frames = _frames(_encode(_events_for(blocks, StopReason.TOOL_USE)))
     assert [f["sequence_number"] for f in frames] == list(range(len(frames)))
     assert [f["type"] for f in frames[:2]] == ["response.created", "response.in_progress"]
@@ -344,7 +384,10 @@ def test_stream_grammar_sequence_and_indices() -> None:
 
 
 def test_stream_function_calls_via_create() -> None:
-    blocks = [ToolCallBlock("call_a", "get_weather", '{"city":"Paris"}'), ToolCallBlock("call_b", "get_time", '{"tz":"CET"}')]
+    blocks = [
+        ToolCallBlock("call_a", "get_weather", '{"city":"Paris"}'),
+        ToolCallBlock("call_b", "get_time", '{"tz":"CET"}'),
+    ]
     data = _encode(_events_for(blocks, StopReason.TOOL_USE))
     events = list(_client(data).responses.create(model="public-model", input="hi", stream=True))
     assert events[0].type == "response.created"
@@ -381,14 +424,19 @@ def test_stream_mid_stream_error_raises_in_sdk() -> None:
     data = _encode(events)
     frames = _frames(data)
     assert [f["type"] for f in frames[-2:]] == ["error", "response.failed"]
-    assert frames[-2]["error"]["message"] == "upstream overloaded" and frames[-2]["error"]["code"] == "server_is_overloaded"
+    assert (
+        frames[-2]["error"]["message"] == "upstream overloaded"
+        and frames[-2]["error"]["code"] == "server_is_overloaded"
+    )
     assert frames[-1]["response"]["status"] == "failed"
     assert frames[-1]["response"]["error"] == {"code": "server_error", "message": "upstream overloaded"}
     assert [f["sequence_number"] for f in frames] == list(range(len(frames)))
-    with pytest.raises(openai.APIError, match="upstream overloaded"):
-        with _client(data).responses.stream(model="public-model", input="hi") as stream:
-            for _ in stream:
-                pass
+    with (
+        pytest.raises(openai.APIError, match="upstream overloaded"),
+        _client(data).responses.stream(model="public-model", input="hi") as stream,
+    ):
+        for _ in stream:
+            pass
     with pytest.raises(openai.APIError):
         list(_client(data).responses.create(model="public-model", input="hi", stream=True))
 

@@ -104,7 +104,9 @@ def sdk_final_message(body: bytes) -> anthropic.types.Message:
         return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
 
     client = anthropic.Anthropic(
-        api_key="test", base_url="http://gateway.test", max_retries=0,
+        api_key="test",
+        base_url="http://gateway.test",
+        max_retries=0,
         http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
     )
     with client.messages.stream(model="m", max_tokens=10, messages=[{"role": "user", "content": "x"}]) as s:
@@ -158,7 +160,7 @@ def test_decoder_replays_every_fixture_like_the_sdk(shared_dir: Path) -> None:
         if "incomplete_partial_json" in name:
             # the SDK shows a partial parse of the cut JSON; the core keeps the raw text
             assert expected[-1][0] == "tool_use"
-            expected[-1] = expected[-1][:3] + ({},)
+            expected[-1] = (*expected[-1][:3], {})
         assert core_view(response) == expected, name
         assert response.id == reference.id, name
         assert response.stop_reason is not None and response.stop_reason.value == reference.stop_reason, name
@@ -193,11 +195,15 @@ def test_incomplete_tool_use_is_closed_before_message_delta(shared_dir: Path) ->
 
 def test_thinking_and_redacted_fixtures(shared_dir: Path) -> None:
     folder = shared_dir / "fixtures/anthropic"
-    thinking = assemble(decode(next(folder.glob("pydantic-ai__test_anthropic_model_thinking_part_stream/*.sse")).read_bytes()))
+    thinking = assemble(
+        decode(next(folder.glob("pydantic-ai__test_anthropic_model_thinking_part_stream/*.sse")).read_bytes())
+    )
     block = thinking.content[0]
     assert isinstance(block, ReasoningBlock) and block.text and block.opaque is not None
     assert block.opaque.origin == "anthropic" and block.opaque.kind == "signature" and len(block.opaque.value) > 100
-    redacted = assemble(decode(next(folder.glob("pydantic-ai__test_anthropic_model_thinking_part_redacted_stream/*.sse")).read_bytes()))
+    redacted = assemble(
+        decode(next(folder.glob("pydantic-ai__test_anthropic_model_thinking_part_redacted_stream/*.sse")).read_bytes())
+    )
     assert [b.redacted for b in redacted.content if isinstance(b, ReasoningBlock)] == [True, True]
 
 
@@ -242,7 +248,10 @@ def ev(payload: dict[str, Any]) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps(payload), event=payload["type"])
 
 
-MSG_START = {"type": "message_start", "message": {"id": "msg_1", "model": "c", "usage": {"input_tokens": 3, "output_tokens": 1}}}
+MSG_START = {
+    "type": "message_start",
+    "message": {"id": "msg_1", "model": "c", "usage": {"input_tokens": 3, "output_tokens": 1}},
+}
 
 
 def run(*payloads: dict[str, Any], close: bool = True) -> list[Event]:
@@ -256,7 +265,11 @@ def run(*payloads: dict[str, Any], close: bool = True) -> list[Event]:
 def test_tool_use_with_input_in_start() -> None:
     events = run(
         MSG_START,
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}}},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "tool_use", "id": "t1", "name": "f", "input": {"a": 1}},
+        },
         {"type": "content_block_stop", "index": 0},
         {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}},
         {"type": "message_stop"},
@@ -273,14 +286,20 @@ def test_mid_stream_error_and_truncated_stream() -> None:
     )
     assert isinstance(events[-1], StreamError) and events[-1].error.kind is ErrorKind.OVERLOADED
     assert events[-1].error.retryable
-    truncated = run(MSG_START, {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+    truncated = run(
+        MSG_START, {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    )
     assert isinstance(truncated[-1], StreamError) and truncated[-1].error.kind is ErrorKind.CONNECTION
 
 
 def test_decoder_tolerates_noise() -> None:
     decoder = CODEC.stream_decoder(settings=SETTINGS)
-    noise = [ServerSentEvent(data="[DONE]"), ServerSentEvent(data=""),
-             ev({"type": "ping"}), ev({"type": "some_future_event"})]
+    noise = [
+        ServerSentEvent(data="[DONE]"),
+        ServerSentEvent(data=""),
+        ev({"type": "ping"}),
+        ev({"type": "some_future_event"}),
+    ]
     assert [e for n in noise for e in decoder.feed(n)] == []
 
     events = decoder.feed(ev(MSG_START)) + decoder.feed(ev({"type": "message_stop"}))
@@ -305,20 +324,25 @@ def test_translated_request_shape() -> None:
         messages=[
             user("q"),
             Message("system", [TextBlock("mid-conversation rule")]),
-            Message("assistant", [
-                ReasoningBlock("kept", opaque=sig),
-                ReasoningBlock("foreign", opaque=Opaque("openai-responses", "encrypted_content", "x")),
-                TextBlock(""),
-                TextBlock("calling"),
-                ToolCallBlock("call_1", "f", '{"a": 1}'),
-                RawBlock("openai-responses", {"type": "web_search_call"}),
-            ]),
+            Message(
+                "assistant",
+                [
+                    ReasoningBlock("kept", opaque=sig),
+                    ReasoningBlock("foreign", opaque=Opaque("openai-responses", "encrypted_content", "x")),
+                    TextBlock(""),
+                    TextBlock("calling"),
+                    ToolCallBlock("call_1", "f", '{"a": 1}'),
+                    RawBlock("openai-responses", {"type": "web_search_call"}),
+                ],
+            ),
             Message("user", [TextBlock("after"), ToolResultBlock("call_1", [TextBlock("42")], is_error=True)]),
             Message("user", [ImageBlock(url="data:image/jpeg;base64,QUJD"), ImageBlock(url="https://i/x.png")]),
         ],
-        tools=[ToolSpec("f", "does f", {"type": "object", "properties": {}}),
-               ToolSpec("web", raw={"type": "web_search_20250305", "name": "web_search"}, raw_origin="anthropic"),
-               ToolSpec("hosted", raw={"type": "web_search"}, raw_origin="openai-responses")],
+        tools=[
+            ToolSpec("f", "does f", {"type": "object", "properties": {}}),
+            ToolSpec("web", raw={"type": "web_search_20250305", "name": "web_search"}, raw_origin="anthropic"),
+            ToolSpec("hosted", raw={"type": "web_search"}, raw_origin="openai-responses"),
+        ],
         tool_choice=ToolChoice("required"),
         parallel_tool_calls=False,
         stop=["END"],
@@ -361,13 +385,20 @@ def test_translated_request_shape() -> None:
         (ReasoningConfig(effort="low"), None, {"type": "enabled", "budget_tokens": 1024}, 5120, None),
         (ReasoningConfig(effort="medium"), None, {"type": "enabled", "budget_tokens": 2048}, 6144, None),
         (ReasoningConfig(effort="high"), 3000, {"type": "enabled", "budget_tokens": 2999}, 3000, None),
-        (ReasoningConfig(budget_tokens=3000, effort="high"), 8000, {"type": "enabled", "budget_tokens": 3000}, 8000, "high"),
+        (
+            ReasoningConfig(budget_tokens=3000, effort="high"),
+            8000,
+            {"type": "enabled", "budget_tokens": 3000},
+            8000,
+            "high",
+        ),
         (ReasoningConfig(adaptive=True, effort="max"), None, {"type": "adaptive"}, 4096, "max"),
         (ReasoningConfig(enabled=False, effort="high"), 100, {"type": "disabled"}, 100, "high"),
     ],
 )
-def test_thinking_config(config: ReasoningConfig, max_tokens: int | None, thinking: dict[str, Any],
-                         out_max: int, effort: str | None) -> None:
+def test_thinking_config(
+    config: ReasoningConfig, max_tokens: int | None, thinking: dict[str, Any], out_max: int, effort: str | None
+) -> None:
     body, _ = build(ChatRequest(model="m", messages=[user()], reasoning=config, max_tokens=max_tokens))
     assert body["thinking"] == thinking and body["max_tokens"] == out_max
     assert body.get("output_config", {}).get("effort") == effort
@@ -375,9 +406,16 @@ def test_thinking_config(config: ReasoningConfig, max_tokens: int | None, thinki
 
 
 def test_thinking_drops_what_anthropic_rejects_beside_it() -> None:
-    request = ChatRequest(model="m", messages=[user()], reasoning=ReasoningConfig(effort="high"),
-                          temperature=0.3, top_k=4, top_p=0.5, tool_choice=ToolChoice("tool", "f"),
-                          tools=[ToolSpec("f")])
+    request = ChatRequest(
+        model="m",
+        messages=[user()],
+        reasoning=ReasoningConfig(effort="high"),
+        temperature=0.3,
+        top_k=4,
+        top_p=0.5,
+        tool_choice=ToolChoice("tool", "f"),
+        tools=[ToolSpec("f")],
+    )
     body, upstream = build(request)
     assert "temperature" not in body and "top_k" not in body and "top_p" not in body
     assert body["tool_choice"] == {"type": "auto"}
@@ -385,16 +423,24 @@ def test_thinking_drops_what_anthropic_rejects_beside_it() -> None:
 
 
 def test_thinking_impossible_under_tiny_max_tokens_is_reported() -> None:
-    body, upstream = build(ChatRequest(model="m", messages=[user()], max_tokens=500,
-                                       reasoning=ReasoningConfig(effort="high")))
+    body, upstream = build(
+        ChatRequest(model="m", messages=[user()], max_tokens=500, reasoning=ReasoningConfig(effort="high"))
+    )
     assert "thinking" not in body and "reasoning_config" in upstream.dropped
 
 
 def test_passthrough_sends_client_body_verbatim() -> None:
-    client_body = {"model": "public", "max_tokens": 50, "messages": [{"role": "user", "content": "x"}],
-                   "context_management": {"edits": []}, "stream": True, "future_field": 1}
-    request = PROTOCOL.parse_request(client_body, {"Anthropic-Beta": "b1,b2", "anthropic-version": "2023-06-01",
-                                                   "x-api-key": "client-key"})
+    client_body = {
+        "model": "public",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "x"}],
+        "context_management": {"edits": []},
+        "stream": True,
+        "future_field": 1,
+    }
+    request = PROTOCOL.parse_request(
+        client_body, {"Anthropic-Beta": "b1,b2", "anthropic-version": "2023-06-01", "x-api-key": "client-key"}
+    )
     body, upstream = build(request, stream=False)
     assert body == {**client_body, "model": "claude-up", "stream": False}
     assert upstream.headers["anthropic-beta"] == "b1,b2" and upstream.headers["x-api-key"] == "sk-ant"
@@ -403,8 +449,9 @@ def test_passthrough_sends_client_body_verbatim() -> None:
 
 def test_base_url_with_v1_suffix() -> None:
     settings = ProviderSettings(name="x", kind="anthropic", base_url="https://proxy.test/api/v1/")
-    upstream = CODEC.build_request(ChatRequest(model="m", messages=[user()]), upstream_model="m",
-                                   settings=settings, stream=False)
+    upstream = CODEC.build_request(
+        ChatRequest(model="m", messages=[user()]), upstream_model="m", settings=settings, stream=False
+    )
     assert upstream.url == "https://proxy.test/api/v1/messages" and "x-api-key" not in upstream.headers
 
 
@@ -470,9 +517,15 @@ def test_parse_response_fixtures(shared_dir: Path) -> None:
 
 
 def test_parse_response_reasoning_tokens_and_bad_body() -> None:
-    body = {"id": "msg_1", "type": "message", "role": "assistant", "model": "c", "stop_reason": "model_context_window_exceeded",
-            "content": [{"type": "redacted_thinking", "data": "D"}],
-            "usage": {"input_tokens": 1, "output_tokens": 9, "output_tokens_details": {"thinking_tokens": 6}}}
+    body = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "c",
+        "stop_reason": "model_context_window_exceeded",
+        "content": [{"type": "redacted_thinking", "data": "D"}],
+        "usage": {"input_tokens": 1, "output_tokens": 9, "output_tokens_details": {"thinking_tokens": 6}},
+    }
     response = CODEC.parse_response(orjson.dumps(body), settings=SETTINGS)
     assert response.usage.reasoning_tokens == 6 and response.stop_reason is StopReason.MAX_TOKENS
     assert response.content == [ReasoningBlock(opaque=Opaque("anthropic", "redacted", "D"))]
@@ -484,20 +537,72 @@ def test_parse_response_reasoning_tokens_and_bad_body() -> None:
 @pytest.mark.parametrize(
     ("status", "headers", "body", "kind", "retryable", "retry_after"),
     [
-        (529, {}, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, ErrorKind.OVERLOADED, True, None),
-        (429, {"retry-after": "7"}, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}}, ErrorKind.RATE_LIMIT, True, 7.0),
-        (429, {"retry-after-ms": "1500"}, {"type": "error", "error": {"type": "rate_limit_error", "message": "limit",
-                                                                     "details": {"error_code": "enforced_spend_limit_reached"}}},
-         ErrorKind.QUOTA, False, 1.5),
-        (500, {"x-should-retry": "false"}, {"type": "error", "error": {"type": "api_error", "message": "x"}}, ErrorKind.API_ERROR, False, None),
-        (400, {"x-should-retry": "true"}, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}},
-         ErrorKind.INVALID_REQUEST, True, None),
-        (402, {}, {"type": "error", "error": {"type": "billing_error", "message": "pay"}}, ErrorKind.QUOTA, False, None),
+        (
+            529,
+            {},
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+            ErrorKind.OVERLOADED,
+            True,
+            None,
+        ),
+        (
+            429,
+            {"retry-after": "7"},
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
+            ErrorKind.RATE_LIMIT,
+            True,
+            7.0,
+        ),
+        (
+            429,
+            {"retry-after-ms": "1500"},
+            {
+                "type": "error",
+                "error": {
+                    "type": "rate_limit_error",
+                    "message": "limit",
+                    "details": {"error_code": "enforced_spend_limit_reached"},
+                },
+            },
+            ErrorKind.QUOTA,
+            False,
+            1.5,
+        ),
+        (
+            500,
+            {"x-should-retry": "false"},
+            {"type": "error", "error": {"type": "api_error", "message": "x"}},
+            ErrorKind.API_ERROR,
+            False,
+            None,
+        ),
+        (
+            400,
+            {"x-should-retry": "true"},
+            {"type": "error", "error": {"type": "invalid_request_error", "message": "bad"}},
+            ErrorKind.INVALID_REQUEST,
+            True,
+            None,
+        ),
+        (
+            402,
+            {},
+            {"type": "error", "error": {"type": "billing_error", "message": "pay"}},
+            ErrorKind.QUOTA,
+            False,
+            None,
+        ),
         (504, {}, {"type": "error", "error": {"type": "timeout_error", "message": "t"}}, ErrorKind.TIMEOUT, True, None),
     ],
 )
-def test_map_error(status: int, headers: dict[str, str], body: dict[str, Any], kind: ErrorKind,
-                   retryable: bool, retry_after: float | None) -> None:
+def test_map_error(
+    status: int,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    kind: ErrorKind,
+    retryable: bool,
+    retry_after: float | None,
+) -> None:
     error = CODEC.map_error(status, headers, orjson.dumps(body), settings=SETTINGS)
     assert (error.kind, error.retryable, error.retry_after) == (kind, retryable, retry_after)
     assert error.message == body["error"]["message"] and error.provider == "anth" and error.upstream_status == status
@@ -512,7 +617,8 @@ def test_map_error_non_json_and_recorded_404(shared_dir: Path) -> None:
 
 
 def test_passthrough_of_other_api_is_ignored() -> None:
-    request = ChatRequest(model="m", messages=[user()],
-                          passthrough=Passthrough("openai-chat", {"model": "m", "messages": []}, {}))
+    request = ChatRequest(
+        model="m", messages=[user()], passthrough=Passthrough("openai-chat", {"model": "m", "messages": []}, {})
+    )
     body, _ = build(request)
     assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]

@@ -45,7 +45,12 @@ from interlink.sse import ServerSentEvent, SSEDecoder
 
 def settings(preset: str = "openai", **kw: Any) -> ProviderSettings:
     return ProviderSettings(
-        name=preset, kind="openai-chat", base_url="https://api.test/v1/", api_key="sk-up", preset=get_preset(preset), **kw
+        name=preset,
+        kind="openai-chat",
+        base_url="https://api.test/v1/",
+        api_key="sk-up",
+        preset=get_preset(preset),
+        **kw,
     )
 
 
@@ -115,8 +120,21 @@ def test_presets_lookup() -> None:
     assert get_preset("kimi").name == "moonshot"
     assert get_preset("xai").completion_excludes_reasoning
     assert get_preset("vllm").reasoning_field == "reasoning"
-    assert {"openai", "deepseek", "vllm", "sglang", "llamacpp", "ollama", "groq", "openrouter", "xai",
-            "moonshot", "together", "lmstudio", "mistral"} <= set(PRESETS)
+    assert {
+        "openai",
+        "deepseek",
+        "vllm",
+        "sglang",
+        "llamacpp",
+        "ollama",
+        "groq",
+        "openrouter",
+        "xai",
+        "moonshot",
+        "together",
+        "lmstudio",
+        "mistral",
+    } <= set(PRESETS)
     copy = get_preset("openai")
     copy.stream_usage = False
     assert get_preset("openai").stream_usage
@@ -189,7 +207,10 @@ def test_request_tool_results_first_then_user_rest() -> None:
     assert msgs[2] == {"role": "tool", "tool_call_id": "toolu_1", "content": "ok"}
     assert msgs[3] == {"role": "tool", "tool_call_id": "toolu_2", "content": "Error: boom"}
     assert msgs[4]["role"] == "user" and msgs[4]["content"][0] == {"type": "text", "text": "now what"}
-    assert msgs[4]["content"][1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,BBB", "detail": "high"}}
+    assert msgs[4]["content"][1] == {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64,BBB", "detail": "high"},
+    }
     assert set(upstream.dropped) == {"tool_result_images", "reasoning"}
 
 
@@ -218,7 +239,9 @@ def test_request_tools_choice_format_reasoning() -> None:
         messages=[user(TextBlock(text="q"))],
         tools=[
             ToolSpec(name="f", description="d", parameters={"type": "object", "properties": {}}, strict=True),
-            ToolSpec(name="web_search", raw={"type": "web_search_20250305", "name": "web_search"}, raw_origin="anthropic"),
+            ToolSpec(
+                name="web_search", raw={"type": "web_search_20250305", "name": "web_search"}, raw_origin="anthropic"
+            ),
         ],
         tool_choice=ToolChoice(mode="tool", name="f"),
         parallel_tool_calls=False,
@@ -228,12 +251,23 @@ def test_request_tools_choice_format_reasoning() -> None:
     )
     payload, upstream = build(request)
     assert payload["tools"] == [
-        {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}, "description": "d", "strict": True}}
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "parameters": {"type": "object", "properties": {}},
+                "description": "d",
+                "strict": True,
+            },
+        }
     ]
     assert payload["tool_choice"] == {"type": "function", "function": {"name": "f"}}
     assert payload["parallel_tool_calls"] is False
     assert payload["reasoning_effort"] == "low"
-    assert payload["response_format"] == {"type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object"}, "strict": True}}
+    assert payload["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "o", "schema": {"type": "object"}, "strict": True},
+    }
     assert set(upstream.dropped) == {"server_tools", "top_k"}
     payload, upstream = build(request, preset="vllm")
     assert "reasoning_effort" not in payload and "reasoning_effort" in upstream.dropped
@@ -273,7 +307,9 @@ def test_request_passthrough_keeps_unknown_fields() -> None:
     payload, _ = build(request, preset="mistral", stream=False)
     assert payload["max_tokens"] == 9 and "max_completion_tokens" not in payload
     assert payload["stream"] is False and "stream_options" not in payload
-    foreign = ChatRequest(model="p", messages=[user(TextBlock(text="x"))], passthrough=Passthrough("anthropic", {"x": 1}, {}))
+    foreign = ChatRequest(
+        model="p", messages=[user(TextBlock(text="x"))], passthrough=Passthrough("anthropic", {"x": 1}, {})
+    )
     payload, _ = build(foreign)
     assert "x" not in payload and payload["messages"] == [{"role": "user", "content": "x"}]
 
@@ -281,7 +317,10 @@ def test_request_passthrough_keeps_unknown_fields() -> None:
 def test_request_raw_blocks_of_other_origins_dropped() -> None:
     request = ChatRequest(
         model="p",
-        messages=[user(TextBlock(text="q")), assistant(TextBlock(text="a"), RawBlock("anthropic", {"type": "server_tool_use"}))],
+        messages=[
+            user(TextBlock(text="q")),
+            assistant(TextBlock(text="a"), RawBlock("anthropic", {"type": "server_tool_use"})),
+        ],
     )
     payload, upstream = build(request)
     assert payload["messages"][1] == {"role": "assistant", "content": "a"}
@@ -293,7 +332,9 @@ def test_request_raw_blocks_of_other_origins_dropped() -> None:
 
 def test_parse_response_fixtures(shared_dir: Path) -> None:
     base = shared_dir / "fixtures"
-    openai_text = CODEC.parse_response((base / "openai-chat/vercel-ai__openai-text.json").read_bytes(), settings=settings())
+    openai_text = CODEC.parse_response(
+        (base / "openai-chat/vercel-ai__openai-text.json").read_bytes(), settings=settings()
+    )
     assert text(openai_text).startswith("**Holiday Name:** Galaxy Day")
     assert openai_text.stop_reason == StopReason.END_TURN and openai_text.usage.input_tokens == 16
     deepseek = CODEC.parse_response(
@@ -311,17 +352,38 @@ def test_parse_response_tool_calls_cache_and_xai_usage() -> None:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":"}}]},
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":'}}
+                    ],
+                },
                 "finish_reason": "tool_calls",
             }
         ],
-        "usage": {"prompt_tokens": 307, "completion_tokens": 26, "total_tokens": 560, "prompt_tokens_details": {"cached_tokens": 306}, "completion_tokens_details": {"reasoning_tokens": 227}},
+        "usage": {
+            "prompt_tokens": 307,
+            "completion_tokens": 26,
+            "total_tokens": 560,
+            "prompt_tokens_details": {"cached_tokens": 306},
+            "completion_tokens_details": {"reasoning_tokens": 227},
+        },
     }
     response = CODEC.parse_response(orjson.dumps(body), settings=settings("xai"))
     assert calls(response) == [("call_1", "f", '{"a":')]
     assert response.stop_reason == StopReason.TOOL_USE
-    assert (response.usage.input_tokens, response.usage.cache_read_tokens, response.usage.output_tokens) == (1, 306, 253)
-    body["usage"] = {"prompt_tokens": 50, "completion_tokens": 5, "prompt_cache_hit_tokens": 40, "prompt_cache_miss_tokens": 10}
+    assert (response.usage.input_tokens, response.usage.cache_read_tokens, response.usage.output_tokens) == (
+        1,
+        306,
+        253,
+    )
+    body["usage"] = {
+        "prompt_tokens": 50,
+        "completion_tokens": 5,
+        "prompt_cache_hit_tokens": 40,
+        "prompt_cache_miss_tokens": 10,
+    }
     response = CODEC.parse_response(orjson.dumps(body), settings=settings("deepseek"))
     assert (response.usage.input_tokens, response.usage.cache_read_tokens) == (10, 40)
 
@@ -329,13 +391,62 @@ def test_parse_response_tool_calls_cache_and_xai_usage() -> None:
 @pytest.mark.parametrize(
     ("status", "payload", "headers", "kind", "retryable"),
     [
-        (429, {"error": {"message": "quota", "type": "insufficient_quota", "code": "insufficient_quota"}}, {}, ErrorKind.QUOTA, False),
-        (429, {"error": {"message": "slow", "type": "requests", "code": "rate_limit_exceeded"}}, {"retry-after-ms": "1500"}, ErrorKind.RATE_LIMIT, True),
-        (400, {"error": {"message": "bad temp", "type": "invalid_request_error", "param": "temperature", "code": "decimal_below_min_value"}}, {}, ErrorKind.INVALID_REQUEST, False),
-        (401, {"error": {"message": "key", "type": "invalid_request_error", "code": "invalid_api_key"}}, {}, ErrorKind.AUTHENTICATION, False),
-        (503, {"error": {"message": "busy", "type": "server_error", "code": "server_is_overloaded"}}, {}, ErrorKind.OVERLOADED, True),
-        (500, {"error": {"message": "oops", "type": "server_error"}}, {"x-should-retry": "false"}, ErrorKind.API_ERROR, False),
-        (400, {"object": "error", "message": "vllm says no", "type": "BadRequestError", "code": 400}, {}, ErrorKind.INVALID_REQUEST, False),
+        (
+            429,
+            {"error": {"message": "quota", "type": "insufficient_quota", "code": "insufficient_quota"}},
+            {},
+            ErrorKind.QUOTA,
+            False,
+        ),
+        (
+            429,
+            {"error": {"message": "slow", "type": "requests", "code": "rate_limit_exceeded"}},
+            {"retry-after-ms": "1500"},
+            ErrorKind.RATE_LIMIT,
+            True,
+        ),
+        (
+            400,
+            {
+                "error": {
+                    "message": "bad temp",
+                    "type": "invalid_request_error",
+                    "param": "temperature",
+                    "code": "decimal_below_min_value",
+                }
+            },
+            {},
+            ErrorKind.INVALID_REQUEST,
+            False,
+        ),
+        (
+            401,
+            {"error": {"message": "key", "type": "invalid_request_error", "code": "invalid_api_key"}},
+            {},
+            ErrorKind.AUTHENTICATION,
+            False,
+        ),
+        (
+            503,
+            {"error": {"message": "busy", "type": "server_error", "code": "server_is_overloaded"}},
+            {},
+            ErrorKind.OVERLOADED,
+            True,
+        ),
+        (
+            500,
+            {"error": {"message": "oops", "type": "server_error"}},
+            {"x-should-retry": "false"},
+            ErrorKind.API_ERROR,
+            False,
+        ),
+        (
+            400,
+            {"object": "error", "message": "vllm says no", "type": "BadRequestError", "code": 400},
+            {},
+            ErrorKind.INVALID_REQUEST,
+            False,
+        ),
         (502, b"<html>bad gateway</html>", {}, ErrorKind.CONNECTION, True),
     ],
 )
@@ -367,8 +478,20 @@ def test_decoder_interleaved_parallel_tool_calls_are_buffered() -> None:
     events = decode_chunks(
         [
             chunk({"role": "assistant", "content": None}),
-            chunk({"tool_calls": [{"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x"'}}]}),
-            chunk({"tool_calls": [{"index": 1, "id": "b", "type": "function", "function": {"name": "g", "arguments": '{"y"'}}]}),
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x"'}}
+                    ]
+                }
+            ),
+            chunk(
+                {
+                    "tool_calls": [
+                        {"index": 1, "id": "b", "type": "function", "function": {"name": "g", "arguments": '{"y"'}}
+                    ]
+                }
+            ),
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": ":1}"}}]}),
             chunk({"tool_calls": [{"index": 1, "function": {"arguments": ":2}"}}]}),
             chunk({}, "tool_calls"),
@@ -414,13 +537,26 @@ def test_decoder_reasoning_after_text_gets_new_block() -> None:
         ]
     )
     response = assemble(events)
-    assert [(b.type, b.text) for b in response.content] == [("reasoning", "r1"), ("text", "t1"), ("reasoning", "r2"), ("text", "t2")]
+    assert [(b.type, b.text) for b in response.content] == [
+        ("reasoning", "r1"),
+        ("text", "t1"),
+        ("reasoning", "r2"),
+        ("text", "t2"),
+    ]
     starts = [e.index for e in events if isinstance(e, BlockStart)]
     assert starts == [0, 1, 2, 3]
 
 
 def test_decoder_stop_string_from_vllm() -> None:
-    events = decode_chunks([{"id": "v", "model": "m", "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": "stop", "stop_reason": "END"}]}])
+    events = decode_chunks(
+        [
+            {
+                "id": "v",
+                "model": "m",
+                "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": "stop", "stop_reason": "END"}],
+            }
+        ]
+    )
     response = assemble(events)
     assert response.stop_reason == StopReason.STOP_SEQUENCE and response.stop_sequence == "END"
 
@@ -433,10 +569,20 @@ def test_decoder_end_without_finish_is_connection_error() -> None:
 
 
 def test_decoder_ignores_comments_empty_choices_and_late_events() -> None:
-    raw = b": OPENROUTER PROCESSING\n\n" + b"".join(
-        b"data: " + orjson.dumps(c) + b"\n\n"
-        for c in [chunk({"role": "assistant", "content": "hi"}), chunk({"role": "assistant", "content": "!"}, "stop"), chunk(None, usage={"prompt_tokens": 3, "completion_tokens": 2})]
-    ) + b"data: [DONE]\n\ndata: " + orjson.dumps(chunk({"content": "ignored"})) + b"\n\n"
+    raw = (
+        b": OPENROUTER PROCESSING\n\n"
+        + b"".join(
+            b"data: " + orjson.dumps(c) + b"\n\n"
+            for c in [
+                chunk({"role": "assistant", "content": "hi"}),
+                chunk({"role": "assistant", "content": "!"}, "stop"),
+                chunk(None, usage={"prompt_tokens": 3, "completion_tokens": 2}),
+            ]
+        )
+        + b"data: [DONE]\n\ndata: "
+        + orjson.dumps(chunk({"content": "ignored"}))
+        + b"\n\n"
+    )
     response = assemble(decode_sse(raw, chunk_size=7))
     assert text(response) == "hi!" and response.usage.input_tokens == 3 and response.usage.output_tokens == 2
 
@@ -445,7 +591,10 @@ def test_decoder_ignores_comments_empty_choices_and_late_events() -> None:
 
 EXPECTED: dict[str, dict[str, Any]] = {
     "openai-python__parallel-tool-calls-with-usage.sse": {
-        "calls": [("call_JMW1whyEaYG438VE1OIflxA2", "GetWeatherArgs"), ("call_DNYTawLBoN8fj3KN6qU9N1Ou", "get_stock_price")],
+        "calls": [
+            ("call_JMW1whyEaYG438VE1OIflxA2", "GetWeatherArgs"),
+            ("call_DNYTawLBoN8fj3KN6qU9N1Ou", "get_stock_price"),
+        ],
         "stop": StopReason.TOOL_USE,
     },
     "openai-python__single-tool-call-with-usage.sse": {"calls": 1, "stop": StopReason.TOOL_USE},
@@ -458,7 +607,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "test_deepseek_model_thinking_stream.1.response.sse": {"reasoning": True, "text": True, "preset": "deepseek"},
     "vercel-ai__deepseek-reasoning.chunks.jsonl": {"reasoning": True, "text": True, "preset": "deepseek"},
     "vercel-ai__deepseek-tool-call.chunks.jsonl": {"reasoning": True, "calls": 1, "cached": 320, "preset": "deepseek"},
-    "vercel-ai__groq-reasoning.chunks.jsonl": {"reasoning": True, "text": True, "reasoning_tokens": 963, "preset": "groq"},
+    "vercel-ai__groq-reasoning.chunks.jsonl": {
+        "reasoning": True,
+        "text": True,
+        "reasoning_tokens": 963,
+        "preset": "groq",
+    },
     "vercel-ai__groq-tool-call.chunks.jsonl": {"calls": 1, "preset": "groq"},
     "test_tool_use_failed_error_streaming.1.response.sse": {"error": ErrorKind.INVALID_REQUEST, "preset": "groq"},
     "test_tool_use_failed_error_streaming.2.response.sse": {"reasoning": True, "calls": 1, "preset": "groq"},
@@ -467,8 +621,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "test_openrouter_streaming_reasoning.1.response.sse": {"reasoning": True, "text": True, "preset": "openrouter"},
     "vercel-ai__alibaba-reasoning.chunks.jsonl": {"reasoning": True, "text": True, "reasoning_tokens": 1084},
     "vercel-ai__moonshotai-stream.chunks.jsonl": {"reasoning": True, "text": True, "preset": "moonshot"},
-    "vercel-ai__openai-compatible__anthropic-fallback-tool-call.sse": {"text": True, "calls": [("toolu_sanitized", "read_file")]},
-    "vercel-ai__openai-compatible__xai-tool-call.chunks.jsonl": {"reasoning": True, "calls": 1, "output_tokens": 253, "preset": "xai"},
+    "vercel-ai__openai-compatible__anthropic-fallback-tool-call.sse": {
+        "text": True,
+        "calls": [("toolu_sanitized", "read_file")],
+    },
+    "vercel-ai__openai-compatible__xai-tool-call.chunks.jsonl": {
+        "reasoning": True,
+        "calls": 1,
+        "output_tokens": 253,
+        "preset": "xai",
+    },
 }
 
 
@@ -547,7 +709,12 @@ def sdk_final(sse: bytes) -> Any:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse)
 
-    client = openai.OpenAI(api_key="k", base_url="http://gw.test/v1", http_client=httpx.Client(transport=httpx.MockTransport(handler)), max_retries=0)
+    client = openai.OpenAI(
+        api_key="k",
+        base_url="http://gw.test/v1",
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        max_retries=0,
+    )
     with client.chat.completions.stream(model="public", messages=[]) as stream:
         try:
             return stream.get_final_completion()
@@ -571,7 +738,9 @@ def test_round_trip_through_encoder_and_sdk(shared_dir: Path) -> None:
         completion = sdk_final(sse)
         message = completion.choices[0].message
         assert (message.content or "") == text(response), path.name
-        assert [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or []] == calls(response), path.name
+        assert [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or []] == calls(response), (
+            path.name
+        )
         assert (message.model_extra or {}).get("reasoning_content", "") == reasoning(response), path.name
         assert completion.usage.completion_tokens == response.usage.output_tokens, path.name
         assert completion.usage.prompt_tokens == response.usage.prompt_tokens, path.name

@@ -38,7 +38,9 @@ from interlink.providers.openai_responses import CODEC
 from interlink.providers.openai_responses.response import item_blocks
 from interlink.sse import ServerSentEvent, SSEDecoder
 
-SETTINGS = ProviderSettings(name="openai", kind="openai-responses", base_url="https://api.openai.com/v1", api_key="sk-x")
+SETTINGS = ProviderSettings(
+    name="openai", kind="openai-responses", base_url="https://api.openai.com/v1", api_key="sk-x"
+)
 
 
 def _body(request: ChatRequest, stream: bool = False) -> dict:
@@ -141,7 +143,7 @@ def test_reasoning_fixture_takes_encrypted_content_from_done(shared_dir: Path) -
     assert reasoning.id and reasoning.id.startswith("rs_")
     assert reasoning.text.startswith("**Providing street")
     assert reasoning.opaque is not None and reasoning.opaque.origin == "openai-responses"
-    done = [json.loads(e.data) for e in events if '"response.output_item.done"' in e.data][0]
+    done = next(json.loads(e.data) for e in events if '"response.output_item.done"' in e.data)
     assert reasoning.opaque.value == done["item"]["encrypted_content"]
     assert reasoning.opaque.value != added["item"]["encrypted_content"]
     assert response.usage.reasoning_tokens and response.usage.reasoning_tokens > 0
@@ -202,7 +204,9 @@ def test_replayed_request_survives_parse_and_rebuild(shared_dir: Path) -> None:
     from interlink.protocols.openai_responses import PROTOCOL
 
     folder = shared_dir / "fixtures/openai-responses/pydantic-ai__test_openai_responses_thinking_with_tool_calls"
-    original = json.loads((folder / "test_openai_responses_thinking_with_tool_calls.2.request.json").read_text())["body"]
+    original = json.loads((folder / "test_openai_responses_thinking_with_tool_calls.2.request.json").read_text())[
+        "body"
+    ]
     request = PROTOCOL.parse_request(original, {})
     request.passthrough = None
     body = _body(request)
@@ -257,7 +261,13 @@ def test_translated_request() -> None:
     assert body["include"] == ["reasoning.encrypted_content"]
     assert body["max_output_tokens"] == 100 and body["temperature"] == 0.5
     assert body["tools"] == [
-        {"type": "function", "name": "get", "parameters": {"type": "object", "properties": {}}, "description": "gets", "strict": False}
+        {
+            "type": "function",
+            "name": "get",
+            "parameters": {"type": "object", "properties": {}},
+            "description": "gets",
+            "strict": False,
+        }
     ]
     assert body["tool_choice"] == {"type": "function", "name": "get"}
     assert body["text"] == {"format": {"type": "json_schema", "name": "x", "schema": {"type": "object"}}}
@@ -319,7 +329,9 @@ def test_passthrough_keeps_unknown_fields_and_forces_stateless() -> None:
         "prompt_cache_key": "abc",
         "text": {"verbosity": "low"},
     }
-    request = ChatRequest(model="client-name", messages=[], passthrough=Passthrough("openai-responses", raw, {"openai-beta": "x"}))
+    request = ChatRequest(
+        model="client-name", messages=[], passthrough=Passthrough("openai-responses", raw, {"openai-beta": "x"})
+    )
     built = CODEC.build_request(request, upstream_model="gpt-up", settings=SETTINGS, stream=True)
     body = orjson.loads(built.body)
     assert body["model"] == "gpt-up" and body["stream"] is True and body["store"] is False
@@ -374,7 +386,9 @@ CREATED = {"type": "response.created", "response": {"id": "resp_1", "model": "gp
 
 
 def test_stream_without_terminal_is_connection_error() -> None:
-    events = _decode(_events(CREATED, {"type": "response.output_item.added", "output_index": 0, "item": {"type": "message"}}))
+    events = _decode(
+        _events(CREATED, {"type": "response.output_item.added", "output_index": 0, "item": {"type": "message"}})
+    )
     assert isinstance(events[-1], StreamError)
     assert events[-1].error.kind == ErrorKind.CONNECTION
 
@@ -383,8 +397,14 @@ def test_stream_without_terminal_is_connection_error() -> None:
     ("payload", "kind"),
     [
         ({"type": "error", "code": "rate_limit_exceeded", "message": "slow"}, ErrorKind.RATE_LIMIT),
-        ({"type": "error", "error": {"type": "server_error", "code": "server_error", "message": "x"}}, ErrorKind.API_ERROR),
-        ({"type": "response.failed", "response": {"error": {"code": "insufficient_quota", "message": "pay"}}}, ErrorKind.QUOTA),
+        (
+            {"type": "error", "error": {"type": "server_error", "code": "server_error", "message": "x"}},
+            ErrorKind.API_ERROR,
+        ),
+        (
+            {"type": "response.failed", "response": {"error": {"code": "insufficient_quota", "message": "pay"}}},
+            ErrorKind.QUOTA,
+        ),
     ],
 )
 def test_stream_error_kinds(payload: dict, kind: ErrorKind) -> None:
@@ -398,13 +418,32 @@ def test_interleaved_items_come_out_sequential() -> None:
     events = _decode(
         _events(
             CREATED,
-            {"type": "response.output_item.added", "output_index": 0, "item": {"type": "function_call", "call_id": "a", "name": "f"}},
-            {"type": "response.output_item.added", "output_index": 1, "item": {"type": "function_call", "call_id": "b", "name": "g"}},
-            {"type": "response.function_call_arguments.delta", "output_index": 1, "delta": "{\"y\":2}"},
-            {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "{\"x\":1}"},
-            {"type": "response.output_item.done", "output_index": 1, "item": {"type": "function_call", "call_id": "b", "name": "g", "arguments": "{\"y\":2}"}},
-            {"type": "response.output_item.done", "output_index": 0, "item": {"type": "function_call", "call_id": "a", "name": "f", "arguments": "{\"x\":1}"}},
-            {"type": "response.completed", "response": {"status": "completed", "output": [], "usage": {"input_tokens": 1, "output_tokens": 2}}},
+            {
+                "type": "response.output_item.added",
+                "output_index": 0,
+                "item": {"type": "function_call", "call_id": "a", "name": "f"},
+            },
+            {
+                "type": "response.output_item.added",
+                "output_index": 1,
+                "item": {"type": "function_call", "call_id": "b", "name": "g"},
+            },
+            {"type": "response.function_call_arguments.delta", "output_index": 1, "delta": '{"y":2}'},
+            {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": '{"x":1}'},
+            {
+                "type": "response.output_item.done",
+                "output_index": 1,
+                "item": {"type": "function_call", "call_id": "b", "name": "g", "arguments": '{"y":2}'},
+            },
+            {
+                "type": "response.output_item.done",
+                "output_index": 0,
+                "item": {"type": "function_call", "call_id": "a", "name": "f", "arguments": '{"x":1}'},
+            },
+            {
+                "type": "response.completed",
+                "response": {"status": "completed", "output": [], "usage": {"input_tokens": 1, "output_tokens": 2}},
+            },
         )
     )
     response = assemble(events)
@@ -434,11 +473,30 @@ def test_multiple_summary_parts_join_with_blank_line() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "kind"),
     [
-        (429, {"error": {"type": "insufficient_quota", "code": "insufficient_quota", "message": "pay"}}, ErrorKind.QUOTA),
+        (
+            429,
+            {"error": {"type": "insufficient_quota", "code": "insufficient_quota", "message": "pay"}},
+            ErrorKind.QUOTA,
+        ),
         (429, {"error": {"type": "requests", "code": "rate_limit_exceeded", "message": "slow"}}, ErrorKind.RATE_LIMIT),
-        (400, {"error": {"type": "invalid_request_error", "code": "decimal_below_min_value", "param": "temperature", "message": "bad"}}, ErrorKind.INVALID_REQUEST),
+        (
+            400,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "decimal_below_min_value",
+                    "param": "temperature",
+                    "message": "bad",
+                }
+            },
+            ErrorKind.INVALID_REQUEST,
+        ),
         (413, {"error": {"type": "invalid_request_error", "message": "big"}}, ErrorKind.REQUEST_TOO_LARGE),
-        (503, {"error": {"type": "server_error", "code": "server_is_overloaded", "message": "busy"}}, ErrorKind.OVERLOADED),
+        (
+            503,
+            {"error": {"type": "server_error", "code": "server_is_overloaded", "message": "busy"}},
+            ErrorKind.OVERLOADED,
+        ),
         (500, {"error": {"type": "server_error", "message": "oops"}}, ErrorKind.API_ERROR),
     ],
 )

@@ -33,7 +33,9 @@ def violations(messages: list[Message]) -> list[str]:
         calls = [b.id for b in m.content if isinstance(b, ToolCallBlock)]
         results = [b.tool_call_id for b in m.content if isinstance(b, ToolResultBlock)]
         previous_calls = (
-            [b.id for b in messages[i - 1].content if isinstance(b, ToolCallBlock)] if i > 0 and messages[i - 1].role == "assistant" else []
+            [b.id for b in messages[i - 1].content if isinstance(b, ToolCallBlock)]
+            if i > 0 and messages[i - 1].role == "assistant"
+            else []
         )
         if results and (m.role != "user" or any(r not in previous_calls for r in results)):
             found.append(f"messages.{i}: unexpected tool_use_id found in tool_result blocks")
@@ -45,7 +47,11 @@ def violations(messages: list[Message]) -> list[str]:
                 found.append(f"messages.{i}: tool_result blocks must come first")
         if calls:
             following = messages[i + 1] if i + 1 < len(messages) else None
-            answered = [b.tool_call_id for b in following.content if isinstance(b, ToolResultBlock)] if following and following.role == "user" else []
+            answered = (
+                [b.tool_call_id for b in following.content if isinstance(b, ToolResultBlock)]
+                if following and following.role == "user"
+                else []
+            )
             if set(calls) - set(answered):
                 found.append(f"messages.{i}: tool_use ids were found without tool_result blocks immediately after")
     return found

@@ -32,21 +32,37 @@ def result(id_: str = "toolu_1", text: str = "a.txt") -> ToolResultBlock:
 
 
 CASES = [
-    pytest.param([user("hi"), assistant("I'll run it", call()), assistant("(interrupted)")],
-                 {"orphan_tool_call": 1, "merged_turns": 1}, id="opencode-interrupted-tool-call"),
+    pytest.param(
+        [user("hi"), assistant("I'll run it", call()), assistant("(interrupted)")],
+        {"orphan_tool_call": 1, "merged_turns": 1},
+        id="opencode-interrupted-tool-call",
+    ),
     pytest.param([user("hi"), assistant("partial answer")], {"trailing_assistant": 1}, id="trailing-assistant"),
     pytest.param([user("hi"), assistant(call())], {"orphan_tool_call": 1}, id="orphan-call-at-end"),
     pytest.param([user("hi"), assistant("ok"), user(result())], {"orphan_tool_result": 1}, id="result-without-call"),
     pytest.param([user("hi", ""), assistant("ok", " "), user("more")], {"empty_text": 2}, id="empty-text"),
     pytest.param([user("a"), user("b")], {"merged_turns": 1}, id="consecutive-users"),
-    pytest.param([user("hi"), assistant(call()), user("look:", result())], {"tool_results_reordered": 1}, id="results-first"),
-    pytest.param([user("hi"), assistant(call("functions.bash:3")), user(result("functions.bash:3"))],
-                 {"tool_id_rewritten": 1}, id="kimi-tool-id"),
-    pytest.param([user("hi"), assistant(ReasoningBlock("hmm"), "ok"), user("go on")],
-                 {"unverifiable_thinking": 1}, id="unsigned-thinking"),
-    pytest.param([user("hi"), Message("system", [TextBlock("be brief")]), user("x")],
-                 {"system_moved": 1, "merged_turns": 1}, id="system-inside-messages"),
-    pytest.param([user("hi"), assistant(ReasoningBlock("hmm", SIG), call()), user(result())], {}, id="valid-history-untouched"),
+    pytest.param(
+        [user("hi"), assistant(call()), user("look:", result())], {"tool_results_reordered": 1}, id="results-first"
+    ),
+    pytest.param(
+        [user("hi"), assistant(call("functions.bash:3")), user(result("functions.bash:3"))],
+        {"tool_id_rewritten": 1},
+        id="kimi-tool-id",
+    ),
+    pytest.param(
+        [user("hi"), assistant(ReasoningBlock("hmm"), "ok"), user("go on")],
+        {"unverifiable_thinking": 1},
+        id="unsigned-thinking",
+    ),
+    pytest.param(
+        [user("hi"), Message("system", [TextBlock("be brief")]), user("x")],
+        {"system_moved": 1, "merged_turns": 1},
+        id="system-inside-messages",
+    ),
+    pytest.param(
+        [user("hi"), assistant(ReasoningBlock("hmm", SIG), call()), user(result())], {}, id="valid-history-untouched"
+    ),
 ]
 
 
@@ -55,13 +71,15 @@ def test_repair(history: list[Message], expected: dict[str, int]) -> None:
     if expected and set(expected) != {"merged_turns"}:
         assert violations(history)  # the case is broken before repair
     repairs: Counter[str] = Counter()
-    repaired, moved = repair_history(history, ANTHROPIC, "anthropic", repairs)
+    repaired, _moved = repair_history(history, ANTHROPIC, "anthropic", repairs)
     assert violations(repaired) == []
     assert dict(repairs) == expected
 
 
 def test_orphaned_call_gets_an_error_result_right_after_it() -> None:
-    repaired, _ = repair_history([user("hi"), assistant("run", call()), user("and?")], ANTHROPIC, "anthropic", Counter())
+    repaired, _ = repair_history(
+        [user("hi"), assistant("run", call()), user("and?")], ANTHROPIC, "anthropic", Counter()
+    )
     first = repaired[2].content[0]
     assert isinstance(first, ToolResultBlock) and first.is_error and first.text() == INTERRUPTED
     assert repaired[2].content[1].text == "and?"

@@ -13,7 +13,9 @@ from interlink.repair.limits import clamp_max_tokens, reconcile_thinking
 
 
 def req(max_tokens: int | None = None, text: str = "hi", reasoning: ReasoningConfig | None = None) -> ChatRequest:
-    return ChatRequest(model="m", messages=[Message("user", [TextBlock(text)])], max_tokens=max_tokens, reasoning=reasoning)
+    return ChatRequest(
+        model="m", messages=[Message("user", [TextBlock(text)])], max_tokens=max_tokens, reasoning=reasoning
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,17 +50,25 @@ def test_prompt_longer_than_the_context_window_is_a_clear_400() -> None:
         (1500, 2000, None, False, 1),  # not even 1024 fits next to an answer: thinking off
     ],
 )
-def test_thinking_budget_reconciled(max_tokens: int, budget: int, out_budget: int | None, enabled: bool, count: int) -> None:
+def test_thinking_budget_reconciled(
+    max_tokens: int, budget: int, out_budget: int | None, enabled: bool, count: int
+) -> None:
     repairs: Counter[str] = Counter()
     caps = capabilities_for("claude-sonnet-4-5", "anthropic")
     out = reconcile_thinking(req(max_tokens, reasoning=ReasoningConfig(budget_tokens=budget)), caps, repairs)
     assert out.reasoning is not None
-    assert (out.reasoning.budget_tokens, out.reasoning.enabled, repairs["thinking_budget"]) == (out_budget, enabled, count)
+    assert (out.reasoning.budget_tokens, out.reasoning.enabled, repairs["thinking_budget"]) == (
+        out_budget,
+        enabled,
+        count,
+    )
 
 
 def test_thinking_dropped_for_models_without_it() -> None:
     repairs: Counter[str] = Counter()
-    out = reconcile_thinking(req(1000, reasoning=ReasoningConfig(effort="high")), capabilities_for("gpt-4o", "openai-chat"), repairs)
+    out = reconcile_thinking(
+        req(1000, reasoning=ReasoningConfig(effort="high")), capabilities_for("gpt-4o", "openai-chat"), repairs
+    )
     assert out.reasoning is None and repairs["thinking_unsupported"] == 1
 
 
@@ -66,11 +76,18 @@ def test_prepare_marks_passthrough_overrides_and_forces_a_thinking_variant() -> 
     request = req(64000)
     request.passthrough = Passthrough("anthropic", {"model": "m", "max_tokens": 64000}, {})
     prepared = prepare(
-        request, upstream_model="claude-3-5-haiku-x", upstream_kind="anthropic",
-        thinking=None, model_overrides={"thinking": True},
+        request,
+        upstream_model="claude-3-5-haiku-x",
+        upstream_kind="anthropic",
+        thinking=None,
+        model_overrides={"thinking": True},
     )
     assert prepared.clamped == "64000->8192"
     assert prepared.request.passthrough.overrides == frozenset({"max_tokens"})
-    forced = prepare(req(8000), upstream_model="claude-sonnet-4-5", upstream_kind="anthropic",
-                     thinking=ReasoningConfig(budget_tokens=2048))
+    forced = prepare(
+        req(8000),
+        upstream_model="claude-sonnet-4-5",
+        upstream_kind="anthropic",
+        thinking=ReasoningConfig(budget_tokens=2048),
+    )
     assert forced.request.reasoning.budget_tokens == 2048

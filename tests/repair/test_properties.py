@@ -19,9 +19,9 @@ blocks = st.one_of(
     text.map(TextBlock),
     ids.map(lambda i: ToolCallBlock(id=i, name="bash", arguments="{}")),
     ids.map(lambda i: ToolResultBlock(i, [TextBlock("out")])),
-    st.sampled_from([None, Opaque("anthropic", "signature", "s"), Opaque("openai-responses", "encrypted_content", "e")]).map(
-        lambda o: ReasoningBlock("thinking", o)
-    ),
+    st.sampled_from(
+        [None, Opaque("anthropic", "signature", "s"), Opaque("openai-responses", "encrypted_content", "e")]
+    ).map(lambda o: ReasoningBlock("thinking", o)),
 )
 messages = st.lists(
     st.builds(Message, role=st.sampled_from(["user", "assistant", "system"]), content=st.lists(blocks, max_size=4)),
@@ -33,7 +33,9 @@ messages = st.lists(
 @given(messages)
 def test_any_history_becomes_valid_for_anthropic(history: list[Message]) -> None:
     history = [m for m in history if not (m.role == "system" and any(not isinstance(b, TextBlock) for b in m.content))]
-    if not any(m.role == "user" and any(isinstance(b, TextBlock) and b.text.strip() for b in m.content) for m in history):
+    if not any(
+        m.role == "user" and any(isinstance(b, TextBlock) and b.text.strip() for b in m.content) for m in history
+    ):
         history = [Message("user", [TextBlock("start")]), *history]
     repaired, _ = repair_history(history, capabilities_for("claude-emu", "anthropic"), "anthropic", Counter())
     assert violations(repaired) == []

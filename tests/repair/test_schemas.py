@@ -16,8 +16,12 @@ OBJECT = {"type": "object", "properties": {"cmd": {"type": "string"}}, "required
         ({}, "anthropic", {"type": "object", "properties": {}}),
         ({"type": "object"}, "openai-chat", {"type": "object", "properties": {}}),
         (
-            {"anyOf": [{"properties": {"a": {"type": "string"}}, "required": ["a", "c"]},
-                       {"properties": {"b": {"type": "integer"}}, "required": ["c"]}]},
+            {
+                "anyOf": [
+                    {"properties": {"a": {"type": "string"}}, "required": ["a", "c"]},
+                    {"properties": {"b": {"type": "integer"}}, "required": ["c"]},
+                ]
+            },
             "anthropic",
             {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "required": ["c"]},
         ),

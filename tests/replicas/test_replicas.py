@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -32,7 +31,7 @@ def require_redis() -> None:
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         reason = f"Redis at {REDIS_URL} is unreachable: {exc}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason} (CI=true: the replica tests must run)")
@@ -49,14 +48,18 @@ class Replicas:
 
     def ask(self, i: int, key: str, text: str = "hi") -> httpx.Response:
         body = {"model": "via-chat", "messages": [{"role": "user", "content": text}]}
-        return httpx.post(f"{self.urls[i]}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}, timeout=20)
+        return httpx.post(
+            f"{self.urls[i]}/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}, timeout=20
+        )
 
     def rows(self, key_name: str) -> int:
         async def count() -> int:
             db = Database(self.db_url)
             try:
                 async with db.engine.connect() as conn:
-                    result = await conn.execute(sa.text("SELECT count(*) FROM usage WHERE key_name = :n"), {"n": key_name})
+                    result = await conn.execute(
+                        sa.text("SELECT count(*) FROM usage WHERE key_name = :n"), {"n": key_name}
+                    )
                     return int(result.scalar_one())
             finally:
                 await db.close()
@@ -70,7 +73,12 @@ async def create_keys(db_url: str) -> dict[str, str]:
     try:
         store = KeyStore(db)
         out = {}
-        for name, kwargs in {"limited": {"rpm": 4}, "victim": {}, "busy": {}, "admin": {"scopes": "admin,inference,models"}}.items():
+        for name, kwargs in {
+            "limited": {"rpm": 4},
+            "victim": {},
+            "busy": {},
+            "admin": {"scopes": "admin,inference,models"},
+        }.items():
             _, secret = await store.create(name, **kwargs)
             out[name] = secret
         return out
@@ -132,7 +140,10 @@ def test_usage_from_both_replicas_in_one_report(replicas: Replicas) -> None:
         time.sleep(0.1)
     report = subprocess.run(
         [sys.executable, "-m", "interlink.cli.main", "usage", "--by", "key"],
-        capture_output=True, text=True, env=replicas.env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=replicas.env,
+        timeout=60,
     )
     assert report.returncode == 0, report.stderr
     line = next(line for line in report.stdout.splitlines() if "busy" in line)

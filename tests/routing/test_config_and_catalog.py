@@ -89,23 +89,35 @@ def test_environment_providers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_unknown_preset_names_the_known_ones() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config({"providers": {"p": {"kind": "openai-chat", "base_url": "http://x/v1", "preset": "deepsek"}}}, "f.yaml")
+        parse_config(
+            {"providers": {"p": {"kind": "openai-chat", "base_url": "http://x/v1", "preset": "deepsek"}}}, "f.yaml"
+        )
     assert "providers.p.preset: unknown preset 'deepsek'" in info.value.problems[0]
     assert "deepseek" in info.value.problems[0]
 
 
 BAD_CONFIGS = [
-    ({"providers": {"p": {"kind": "gemini", "base_url": "http://x"}}},
-     "providers.p.kind: Input should be 'anthropic', 'openai-chat' or 'openai-responses'"),
-    ({"providers": {"p": {"kind": "anthropic", "base_url": "ftp://x"}}},
-     "providers.p.base_url: Value error, must start with http:// or https://"),
-    ({"providers": {"p": {"kind": "anthropic", "base_url": "http://x"}}, "models": {"m": {"provider": "q"}}},
-     "models.m.provider: unknown provider 'q' (defined: p)"),
+    (
+        {"providers": {"p": {"kind": "gemini", "base_url": "http://x"}}},
+        "providers.p.kind: Input should be 'anthropic', 'openai-chat' or 'openai-responses'",
+    ),
+    (
+        {"providers": {"p": {"kind": "anthropic", "base_url": "ftp://x"}}},
+        "providers.p.base_url: Value error, must start with http:// or https://",
+    ),
+    (
+        {"providers": {"p": {"kind": "anthropic", "base_url": "http://x"}}, "models": {"m": {"provider": "q"}}},
+        "models.m.provider: unknown provider 'q' (defined: p)",
+    ),
     ({"models": {"m": {}}}, "models.m: needs `provider` or `deployments` (hint: provider: <one of []>)"),
-    ({"providers": {"p": {"kind": "anthropic", "base_url": "http://x", "api_key": "${NOPE_NOT_SET}"}}},
-     "providers.p.api_key: environment variable NOPE_NOT_SET is not set (hint: export NOPE_NOT_SET=... or use ${NOPE_NOT_SET:-default})"),
-    ({"providers": {"p": {"kind": "anthropic", "base_url": "http://x", "colour": "blue"}}},
-     "providers.p.colour: Extra inputs are not permitted"),
+    (
+        {"providers": {"p": {"kind": "anthropic", "base_url": "http://x", "api_key": "${NOPE_NOT_SET}"}}},
+        "providers.p.api_key: environment variable NOPE_NOT_SET is not set (hint: export NOPE_NOT_SET=... or use ${NOPE_NOT_SET:-default})",
+    ),
+    (
+        {"providers": {"p": {"kind": "anthropic", "base_url": "http://x", "colour": "blue"}}},
+        "providers.p.colour: Extra inputs are not permitted",
+    ),
     ({"defaults": {"retry": {"attempts": 0}}}, "defaults.retry.attempts: Input should be greater than or equal to 1"),
 ]
 

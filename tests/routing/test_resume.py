@@ -64,8 +64,20 @@ async def test_never_resumes_tool_call_json() -> None:
         emu.set_fault("close_mid_stream", times=1)
         d = dispatcher(emu.base_url, "claude-sonnet-4-5")
         request = ChatRequest(
-            model="m", messages=[Message("user", [TextBlock("run it")])], max_tokens=100, stream=True,
-            tools=[__import__("interlink.core", fromlist=["ToolSpec"]).ToolSpec(name="bash", parameters={"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]})],
+            model="m",
+            messages=[Message("user", [TextBlock("run it")])],
+            max_tokens=100,
+            stream=True,
+            tools=[
+                __import__("interlink.core", fromlist=["ToolSpec"]).ToolSpec(
+                    name="bash",
+                    parameters={
+                        "type": "object",
+                        "properties": {"command": {"type": "string"}},
+                        "required": ["command"],
+                    },
+                )
+            ],
         )
         outcome = Outcome()
         events = [e async for _, batch in d.stream(request, d.catalog.resolve("m"), outcome) for e in batch]

@@ -27,8 +27,7 @@ def test_period_starts() -> None:
 
 
 def _principal(budget: float | None, period: str | None) -> Principal:
-    return Principal(key_id="key_b", name="b", scopes=frozenset({"inference"}), budget_usd=budget,
-                     budget_period=period)  # type: ignore[arg-type]
+    return Principal(key_id="key_b", name="b", scopes=frozenset({"inference"}), budget_usd=budget, budget_period=period)  # type: ignore[arg-type]
 
 
 def _spend(ledger: Ledger, cost: float, ts: datetime, key_id: str = "key_b") -> None:
@@ -39,10 +38,10 @@ def _spend(ledger: Ledger, cost: float, ts: datetime, key_id: str = "key_b") -> 
 async def test_budget_per_period(db: Database, period: str) -> None:
     now = datetime(2025, 6, 19, 15, 30, tzinfo=UTC)
     ledger = Ledger(db)
-    _spend(ledger, 3.0, now - timedelta(minutes=5))           # in every period
-    _spend(ledger, 4.0, now - timedelta(days=2))              # this week, month, total
-    _spend(ledger, 5.0, now - timedelta(days=10))             # this month, total
-    _spend(ledger, 6.0, now - timedelta(days=40))             # total only
+    _spend(ledger, 3.0, now - timedelta(minutes=5))  # in every period
+    _spend(ledger, 4.0, now - timedelta(days=2))  # this week, month, total
+    _spend(ledger, 5.0, now - timedelta(days=10))  # this month, total
+    _spend(ledger, 6.0, now - timedelta(days=40))  # total only
     _spend(ledger, 50.0, now, key_id="someone_else")
     await ledger.flush()
     expected = {"day": 3.0, "week": 7.0, "month": 12.0, "total": 18.0}[period]

@@ -20,9 +20,19 @@ async def _count(db: Database) -> int:
 
 
 def _rec(i: int, **kw) -> UsageRecord:  # type: ignore[no-untyped-def]
-    base = {"request_id": f"req_{i}", "model": "gpt-4o", "key_id": "key_a", "key_name": "a", "client_api": "openai-chat",
-            "provider": "openai", "upstream_model": "gpt-4o", "input_tokens": 10, "output_tokens": 5, "cost_usd": 0.001,
-            "latency_ms": 100.0}
+    base = {
+        "request_id": f"req_{i}",
+        "model": "gpt-4o",
+        "key_id": "key_a",
+        "key_name": "a",
+        "client_api": "openai-chat",
+        "provider": "openai",
+        "upstream_model": "gpt-4o",
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cost_usd": 0.001,
+        "latency_ms": 100.0,
+    }
     return UsageRecord(**{**base, **kw})
 
 
@@ -102,16 +112,30 @@ async def test_a_record_that_cannot_be_stored_is_dropped_not_raised(db: Database
 
 async def test_rows_read_back_as_recorded(db: Database) -> None:
     ts = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
-    rec = _rec(1, ts=ts, cache_read_tokens=3, cache_write_tokens=4, reasoning_tokens=None, status=529, outcome="error",
-               error_kind="overloaded", attempts="a:529,b:ok", repairs=["orphan_tool_call=1", "empty_text=2"],
-               ttft_ms=12.5, stream=True)
+    rec = _rec(
+        1,
+        ts=ts,
+        cache_read_tokens=3,
+        cache_write_tokens=4,
+        reasoning_tokens=None,
+        status=529,
+        outcome="error",
+        error_kind="overloaded",
+        attempts="a:529,b:ok",
+        repairs=["orphan_tool_call=1", "empty_text=2"],
+        ttft_ms=12.5,
+        stream=True,
+    )
     ledger = Ledger(db)
     ledger.record(rec)
     await ledger.close()
     async with db.engine.connect() as conn:
         row = (await conn.execute(sa.select(usage_table))).mappings().one()
-    expected = {**{name: getattr(rec, name) for name in COLUMNS}, "reasoning_tokens": 0,
-                "repairs": "orphan_tool_call=1,empty_text=2"}
+    expected = {
+        **{name: getattr(rec, name) for name in COLUMNS},
+        "reasoning_tokens": 0,
+        "repairs": "orphan_tool_call=1,empty_text=2",
+    }
     assert {name: row[name] for name in COLUMNS} == expected
     assert row["ts"].tzinfo is not None and row["ts"] == ts
     since = await ledger.report(by="model", since=ts)
@@ -125,8 +149,18 @@ async def test_report_by_key_model_day(db: Database) -> None:
     ledger = Ledger(db)
     ledger.record(_rec(1, ts=now, cache_read_tokens=100, cache_write_tokens=7, reasoning_tokens=3, latency_ms=100))
     ledger.record(_rec(2, ts=now, model="claude-sonnet-4", key_id="key_b", key_name="b", cost_usd=0.5, latency_ms=300))
-    ledger.record(_rec(3, ts=yesterday, status=529, outcome="error", error_kind="overloaded", output_tokens=0,
-                       cost_usd=0.0, latency_ms=200))
+    ledger.record(
+        _rec(
+            3,
+            ts=yesterday,
+            status=529,
+            outcome="error",
+            error_kind="overloaded",
+            output_tokens=0,
+            cost_usd=0.0,
+            latency_ms=200,
+        )
+    )
     ledger.record(_rec(4, ts=yesterday, key_id=None, key_name=None, outcome="client_disconnected", latency_ms=0))
     await ledger.close()
 

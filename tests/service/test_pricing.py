@@ -56,11 +56,13 @@ def test_first_priced_name_wins_and_unknown_is_free() -> None:
 
 
 def test_config_overrides_first_exact_then_pattern() -> None:
-    pricing = Pricing({
-        "gpt-4o*": PriceConfig(input=1.0, output=2.0),
-        "gpt-4o": PriceConfig(input=9.0, output=9.0, cache_read=0.5),
-        "fast": PriceConfig(input=0.1, output=0.2),
-    })
+    pricing = Pricing(
+        {
+            "gpt-4o*": PriceConfig(input=1.0, output=2.0),
+            "gpt-4o": PriceConfig(input=9.0, output=9.0, cache_read=0.5),
+            "fast": PriceConfig(input=0.1, output=0.2),
+        }
+    )
     assert pricing.cost(["gpt-4o"], Usage(input_tokens=M, cache_read_tokens=M)) == pytest.approx(9.5)
     assert pricing.cost(["gpt-4o-mini"], Usage(input_tokens=M)) == pytest.approx(1.0)
     # An override for any of the names beats the built-in price of another.

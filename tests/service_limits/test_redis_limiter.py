@@ -161,7 +161,9 @@ async def test_token_reservation_and_settlement_across_replicas(make: Factory) -
     assert 5.9 < info.value.retry_after <= 6.06
 
 
-async def test_streams_counted_across_replicas_and_released(make: Factory, redis_client: aioredis.Redis, prefix: str) -> None:
+async def test_streams_counted_across_replicas_and_released(
+    make: Factory, redis_client: aioredis.Redis, prefix: str
+) -> None:
     a, b = make(), make()
     first = await a.open_stream("k", 2)
     second = await b.open_stream("k", 2)

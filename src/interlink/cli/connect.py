@@ -17,7 +17,7 @@ import json
 import os
 import shlex
 from collections.abc import Callable
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -36,8 +36,11 @@ CLAUDE_QUIET_ENV = {
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_ERROR_REPORTING": "1",
 }
-OPENCODE_QUIET_ENV = {"OPENCODE_DISABLE_AUTOUPDATE": "1", "OPENCODE_DISABLE_MODELS_FETCH": "1",
-                      "OPENCODE_DISABLE_SHARE": "1"}
+OPENCODE_QUIET_ENV = {
+    "OPENCODE_DISABLE_AUTOUPDATE": "1",
+    "OPENCODE_DISABLE_MODELS_FETCH": "1",
+    "OPENCODE_DISABLE_SHARE": "1",
+}
 AIDER_QUIET_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 AIDER_QUIET_FLAGS = ["--no-check-update", "--analytics-disable", "--no-show-model-warnings"]
 
@@ -103,13 +106,25 @@ def crush_config(url: str, key: str, models: list[str], model: str | None = None
     return {
         "$schema": "https://charm.land/crush.json",
         "providers": {
-            "interlink": {"name": "Interlink", "type": "openai-compat", "base_url": openai_base(url),
-                          "api_key": key, "models": entries},
-            "interlink-anthropic": {"name": "Interlink (Anthropic API)", "type": "anthropic",
-                                    "base_url": anthropic_base(url), "api_key": key, "models": entries},
+            "interlink": {
+                "name": "Interlink",
+                "type": "openai-compat",
+                "base_url": openai_base(url),
+                "api_key": key,
+                "models": entries,
+            },
+            "interlink-anthropic": {
+                "name": "Interlink (Anthropic API)",
+                "type": "anthropic",
+                "base_url": anthropic_base(url),
+                "api_key": key,
+                "models": entries,
+            },
         },
-        "models": {"large": {"model": model, "provider": "interlink"},
-                   "small": {"model": model, "provider": "interlink"}},
+        "models": {
+            "large": {"model": model, "provider": "interlink"},
+            "small": {"model": model, "provider": "interlink"},
+        },
         "options": {"disable_provider_auto_update": True},
     }
 
@@ -140,17 +155,19 @@ def _toml_str(value: str) -> str:
 def codex_config(url: str, model: str, env_key: str = CODEX_ENV_KEY) -> str:
     """~/.codex/config.toml. Codex speaks only the Responses API (`wire_api = "chat"` is refused
     since 0.16x) and reads the key from the environment variable named by `env_key`."""
-    return "\n".join([
-        f"model = {_toml_str(model)}",
-        'model_provider = "interlink"',
-        "",
-        "[model_providers.interlink]",
-        'name = "Interlink"',
-        f"base_url = {_toml_str(openai_base(url))}",
-        f"env_key = {_toml_str(env_key)}",
-        'wire_api = "responses"',
-        "",
-    ])
+    return "\n".join(
+        [
+            f"model = {_toml_str(model)}",
+            'model_provider = "interlink"',
+            "",
+            "[model_providers.interlink]",
+            'name = "Interlink"',
+            f"base_url = {_toml_str(openai_base(url))}",
+            f"env_key = {_toml_str(env_key)}",
+            'wire_api = "responses"',
+            "",
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------- Aider
@@ -173,10 +190,12 @@ def _exports(env: dict[str, str]) -> str:
 
 def render_opencode(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
     body = json.dumps(opencode_config(url, key, models, model), indent=2)
-    hint = (f"Save as ~/.config/opencode/opencode.json (or ./opencode.json in a project).\n"
-            f"Pick the API with -m: interlink/{model} (Chat Completions), anthropic/{model} (Messages), "
-            f"openai/{model} (Responses).\nOptional, to keep OpenCode off the network: "
-            + " ".join(f"{k}={v}" for k, v in OPENCODE_QUIET_ENV.items()))
+    hint = (
+        f"Save as ~/.config/opencode/opencode.json (or ./opencode.json in a project).\n"
+        f"Pick the API with -m: interlink/{model} (Chat Completions), anthropic/{model} (Messages), "
+        f"openai/{model} (Responses).\nOptional, to keep OpenCode off the network: "
+        + " ".join(f"{k}={v}" for k, v in OPENCODE_QUIET_ENV.items())
+    )
     return body, hint
 
 
@@ -186,7 +205,7 @@ def render_crush(url: str, key: str, models: list[str], model: str) -> tuple[str
 
 
 def render_claude(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
-    body = "# Claude Code: paste into your shell (or put under \"env\" in ~/.claude/settings.json)\n"
+    body = '# Claude Code: paste into your shell (or put under "env" in ~/.claude/settings.json)\n'
     return body + _exports(claude_env(url, key, model)) + "\n", "Then run: claude"
 
 
@@ -226,14 +245,21 @@ def render_cursor(url: str, key: str, models: list[str], model: str) -> tuple[st
   [x] Override OpenAI Base URL: {openai_base(url)}
   Add model:                 {model}   (and enable it; disable the others while testing)
 """
-    hint = ("Cursor sends requests from its own servers, not from your machine: the URL must be public "
-            "(a tunnel or a deployed gateway); 127.0.0.1 will not work.")
+    hint = (
+        "Cursor sends requests from its own servers, not from your machine: the URL must be public "
+        "(a tunnel or a deployed gateway); 127.0.0.1 will not work."
+    )
     return body, hint
 
 
 RENDERERS: dict[str, Callable[[str, str, list[str], str], tuple[str, str]]] = {
-    "opencode": render_opencode, "crush": render_crush, "claude": render_claude, "codex": render_codex,
-    "aider": render_aider, "cline": render_cline, "cursor": render_cursor,
+    "opencode": render_opencode,
+    "crush": render_crush,
+    "claude": render_claude,
+    "codex": render_codex,
+    "aider": render_aider,
+    "cline": render_cline,
+    "cursor": render_cursor,
 }
 
 
@@ -249,9 +275,19 @@ def configured_models(config: str | None) -> list[str]:
 def connect(
     tool: Annotated[str, typer.Argument(help=f"One of: {', '.join(TOOLS)}.")],
     url: Annotated[str, typer.Option(help="The gateway's URL, as the tool will reach it.")] = DEFAULT_URL,
-    key: Annotated[Optional[str], typer.Option(help="API key (default: $INTERLINK_API_KEY, else a placeholder).", show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model to select (default: the first configured model).", show_default=False)] = None,
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="Config whose models to list (default: $INTERLINK_CONFIG).", show_default=False)] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(help="API key (default: $INTERLINK_API_KEY, else a placeholder).", show_default=False),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model to select (default: the first configured model).", show_default=False)
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", "-c", help="Config whose models to list (default: $INTERLINK_CONFIG).", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Print the configuration for an AI coding tool (stdout: ready to paste; stderr: where it goes)."""
     render = RENDERERS.get(tool.lower())

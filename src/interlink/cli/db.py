@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ConfigOption = Annotated[
-    Optional[str],
-    typer.Option("--config", "-c", help="YAML config file (default: $INTERLINK_CONFIG); its database_url / data_dir pick the store.",
-                 show_default=False),
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML config file (default: $INTERLINK_CONFIG); its database_url / data_dir pick the store.",
+        show_default=False,
+    ),
 ]
 
 app = typer.Typer(help="The database: migrations.", no_args_is_help=True)

@@ -65,7 +65,7 @@ def banner(url: str) -> str:
     return f"""
 Interlink demo: {url}
   upstream: the built-in emulator, speaking Anthropic Messages, OpenAI Chat and OpenAI Responses
-  models:   {', '.join(DEMO_MODELS)} (each served by the upstream API its name says)
+  models:   {", ".join(DEMO_MODELS)} (each served by the upstream API its name says)
 
 Try a translated call (an Anthropic client reaching an OpenAI Chat upstream):
   curl -s {url}/v1/messages -H 'content-type: application/json' \\

@@ -17,7 +17,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -81,16 +81,21 @@ async def diagnose(config: Config, *, call: bool = False, timeout: float = 10.0)
     key_vars = _key_variables(config)
     transport = Transport(connect_timeout=timeout)
     try:
-        return list(await asyncio.gather(*(
-            _diagnose_one(config, settings, key_vars.get(name), transport, call=call, timeout=timeout)
-            for name, settings in catalog.providers.items()
-        )))
+        return list(
+            await asyncio.gather(
+                *(
+                    _diagnose_one(config, settings, key_vars.get(name), transport, call=call, timeout=timeout)
+                    for name, settings in catalog.providers.items()
+                )
+            )
+        )
     finally:
         await transport.close()
 
 
-async def _diagnose_one(config: Config, settings: ProviderSettings, key_var: str | None, transport: Transport,
-                        *, call: bool, timeout: float) -> Report:
+async def _diagnose_one(
+    config: Config, settings: ProviderSettings, key_var: str | None, transport: Transport, *, call: bool, timeout: float
+) -> Report:
     report = Report(settings.name, settings.kind, _display_url(settings.base_url))
     parts = urlsplit(settings.base_url)
     host = parts.hostname or ""
@@ -110,7 +115,7 @@ async def _diagnose_one(config: Config, settings: ProviderSettings, key_var: str
 
 
 def _skip(report: Report, first: str) -> Report:
-    for step in STEPS[STEPS.index(first):]:
+    for step in STEPS[STEPS.index(first) :]:
         report.checks.setdefault(step, Check(None))
     return report
 
@@ -130,7 +135,7 @@ async def _check_dns(report: Report, host: str, port: int, timeout: float) -> st
     with _Timer() as t:
         try:
             infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             infos, why = [], "timed out"
         except OSError as exc:
             infos, why = [], exc.strerror or str(exc)
@@ -145,13 +150,16 @@ async def _check_connect(report: Report, host: str, address: str, port: int, *, 
     with _Timer() as t:
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             report.fail("tcp", t.ms, f"{host}:{port} did not answer in {timeout:g} s: a firewall or proxy may block it")
             return False
         except OSError as exc:
             why = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
-            report.fail("tcp", t.ms, f"nothing accepts connections on {host}:{port} ({why}): "
-                                     "start the server or fix the port in base_url")
+            report.fail(
+                "tcp",
+                t.ms,
+                f"nothing accepts connections on {host}:{port} ({why}): start the server or fix the port in base_url",
+            )
             return False
     report.checks["tcp"] = Check(True, t.ms)
     try:
@@ -161,7 +169,7 @@ async def _check_connect(report: Report, host: str, address: str, port: int, *, 
         with _Timer() as t:
             try:
                 await asyncio.wait_for(writer.start_tls(ssl.create_default_context(), server_hostname=host), timeout)
-            except (ssl.SSLError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, ssl.SSLError, OSError) as exc:
                 report.fail("tls", t.ms, _tls_fix(host, exc))
                 return False
         report.checks["tls"] = Check(True, t.ms)
@@ -181,19 +189,26 @@ def _tls_fix(host: str, exc: BaseException) -> str:
     return f"TLS handshake with {host} failed ({text[:80]})"
 
 
-async def _check_auth(report: Report, settings: ProviderSettings, key_var: str | None,
-                      timeout: float) -> list[str] | None:
+async def _check_auth(
+    report: Report, settings: ProviderSettings, key_var: str | None, timeout: float
+) -> list[str] | None:
     """GET the model list with the codec's own auth headers. Returns the ids listed, or None on failure."""
     probe = codec_for(settings.kind).build_request(_probe("x"), upstream_model="x", settings=settings, stream=False)
     headers = {k: v for k, v in probe.headers.items() if k.lower() != "content-type"}
     url = _models_url(probe.url)
     with _Timer() as t:
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-                async with session.get(url, headers=headers) as reply:
-                    status, body = reply.status, await reply.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            report.fail("auth", t.ms, f"GET {_display_url(url)} failed ({type(exc).__name__}): is this an {settings.kind} server?")
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+                session.get(url, headers=headers) as reply,
+            ):
+                status, body = reply.status, await reply.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            report.fail(
+                "auth",
+                t.ms,
+                f"GET {_display_url(url)} failed ({type(exc).__name__}): is this an {settings.kind} server?",
+            )
             return None
     var = key_var or _default_key_var(settings)
     if status in (401, 403):
@@ -219,8 +234,9 @@ def _auth_not_found(report: Report, settings: ProviderSettings, ms: float) -> li
     return []
 
 
-async def _check_call(report: Report, config: Config, settings: ProviderSettings, listed: list[str],
-                      transport: Transport, timeout: float) -> None:
+async def _check_call(
+    report: Report, config: Config, settings: ProviderSettings, listed: list[str], transport: Transport, timeout: float
+) -> None:
     model = _probe_model(config, settings.name, listed)
     if model is None:
         report.checks["call"] = Check(None, note="no model")
@@ -244,7 +260,7 @@ async def _check_call(report: Report, config: Config, settings: ProviderSettings
         except GatewayError as error:
             report.fail("call", t.ms, f"calling {model}: {error.message[:160]}")
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             report.fail("call", t.ms, f"calling {model}: no answer in {timeout:g} s")
             return
     report.checks["call"] = Check(True, t.ms, model)
@@ -259,7 +275,8 @@ def _probe_model(config: Config, provider: str, listed: list[str]) -> str | None
     for public, model in config.models.items():
         if any(ch in public for ch in "*?["):
             continue
-        targets = [(d.provider, d.model) for d in model.deployments] or [(model.provider, None)]
+        targets: list[tuple[str | None, str | None]] = [(d.provider, d.model) for d in model.deployments]
+        targets = targets or [(model.provider, None)]
         for target, upstream in targets:
             if target == provider:
                 return upstream or model.model or public
@@ -328,7 +345,7 @@ def _display_url(url: str) -> str:
     """The URL without user:password, which would be a credential."""
     parts = urlsplit(url)
     if parts.username or parts.password:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+        parts = parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else ""))
     return urlunsplit(parts)
 
 
@@ -372,7 +389,7 @@ def render(reports: list[Report], secrets: list[str], console: Console, *, call:
 
 
 def doctor(
-    config: Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config file (as for serve).")] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file (as for serve).")] = None,
     call: Annotated[bool, typer.Option("--call", help="Also make a one-token model call to each provider.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds allowed for each check.")] = 10.0,
 ) -> None:
@@ -393,13 +410,18 @@ def doctor(
         if local is not None:
             local.stop()
     if not reports:
-        console.print("no providers configured: pass --config FILE, set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
-                      "or run `make setup` for the built-in local model")
+        console.print(
+            "no providers configured: pass --config FILE, set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
+            "or run `make setup` for the built-in local model"
+        )
         raise typer.Exit(1)
     render(reports, _secrets(settings), console, call=call)
     failed = [r.provider for r in reports if r.failed]
-    console.print(f"[red]{len(failed)} provider(s) failing: {', '.join(failed)}[/red]" if failed
-                  else f"[green]all {len(reports)} provider(s) ok[/green]")
+    console.print(
+        f"[red]{len(failed)} provider(s) failing: {', '.join(failed)}[/red]"
+        if failed
+        else f"[green]all {len(reports)} provider(s) ok[/green]"
+    )
     raise typer.Exit(1 if failed else 0)
 
 

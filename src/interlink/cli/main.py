@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from interlink import __version__
 from interlink.config import ConfigError, load_config
+from interlink.config.settings import Config
 
 app = typer.Typer(
     help="Interlink: one base URL for Anthropic Messages, OpenAI Chat Completions and OpenAI Responses clients, any upstream.",
@@ -23,12 +24,17 @@ app = typer.Typer(
 )
 
 ConfigOption = Annotated[
-    Optional[str],
-    typer.Option("--config", "-c", help="YAML config file (default: $INTERLINK_CONFIG, else providers from ANTHROPIC_API_KEY / OPENAI_API_KEY).", show_default=False),
+    str | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML config file (default: $INTERLINK_CONFIG, else providers from ANTHROPIC_API_KEY / OPENAI_API_KEY).",
+        show_default=False,
+    ),
 ]
 
 
-def _load(config: str | None):  # type: ignore[no-untyped-def]
+def _load(config: str | None) -> Config:
     try:
         return load_config(config)
     except ConfigError as error:
@@ -41,10 +47,12 @@ def _load(config: str | None):  # type: ignore[no-untyped-def]
 @app.command()
 def serve(
     config: ConfigOption = None,
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (default 127.0.0.1 or server.host).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default 4000 or server.port).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1 or server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 4000 or server.port).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
-    allow_open: Annotated[bool, typer.Option("--allow-open", help="Serve without API keys on a non-loopback address.")] = False,
+    allow_open: Annotated[
+        bool, typer.Option("--allow-open", help="Serve without API keys on a non-loopback address.")
+    ] = False,
 ) -> None:
     """Start the gateway."""
     from interlink.local import LocalModelError, start_local
@@ -74,12 +82,23 @@ def serve(
         )
     log.info(
         "interlink starting",
-        extra={"fields": {"version": __version__, "url": f"http://{bind_host}:{bind_port}",
-                          "config": settings.source, "models": sorted(settings.models),
-                          "providers": sorted(settings.providers)}},
+        extra={
+            "fields": {
+                "version": __version__,
+                "url": f"http://{bind_host}:{bind_port}",
+                "config": settings.source,
+                "models": sorted(settings.models),
+                "providers": sorted(settings.providers),
+            }
+        },
     )
     try:
-        run_server(create_app(settings, local=local), host=bind_host, port=bind_port, drain_seconds=settings.server.drain_seconds)
+        run_server(
+            create_app(settings, local=local),
+            host=bind_host,
+            port=bind_port,
+            drain_seconds=settings.server.drain_seconds,
+        )
     finally:
         if local is not None:
             local.stop()
@@ -129,7 +148,9 @@ from interlink.cli import doctor as _doctor  # noqa: E402 - registers `interlink
 
 _doctor.register(app)
 
-from interlink.cli import db as _db, keys as _keys, usage as _usage  # noqa: E402 - the store commands
+from interlink.cli import db as _db  # noqa: E402 - the store commands
+from interlink.cli import keys as _keys  # noqa: E402
+from interlink.cli import usage as _usage  # noqa: E402
 
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_usage.app, name="usage")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -26,17 +26,20 @@ def _label(row: dict[str, Any], by: str) -> str:
 
 def _cells(row: dict[str, Any]) -> list[str]:
     latency = row["avg_latency_ms"]
-    return [f"{row[n]:,}" for n in _NUMBERS] + [f"${row['cost_usd']:,.4f}", "-" if latency is None else f"{latency:,.0f}"]
+    return [f"{row[n]:,}" for n in _NUMBERS] + [
+        f"${row['cost_usd']:,.4f}",
+        "-" if latency is None else f"{latency:,.0f}",
+    ]
 
 
 @app.callback(invoke_without_command=True)
 def usage(
     config: ConfigOption = None,
     by: Annotated[str, typer.Option(help="Group by key, model or day.")] = "key",
-    since: Annotated[Optional[str], typer.Option(help="7d, 24h, 2w or YYYY-MM-DD (default: all time).")] = None,
+    since: Annotated[str | None, typer.Option(help="7d, 24h, 2w or YYYY-MM-DD (default: all time).")] = None,
 ) -> None:
     """Show requests, tokens and cost grouped by key, model or day."""
-    from interlink.usage.ledger import GROUPS, Ledger, parse_since, totals
+    from interlink.usage.ledger import GROUPS, GroupBy, Ledger, parse_since, totals
 
     if by not in GROUPS:
         typer.echo(f"error: --by must be one of {', '.join(GROUPS)}", err=True)
@@ -48,7 +51,7 @@ def usage(
         raise typer.Exit(2) from None
 
     async def work(db: Database) -> list[dict[str, Any]]:
-        return await Ledger(db).report(by=by, since=start)  # type: ignore[arg-type]
+        return await Ledger(db).report(by=cast(GroupBy, by), since=start)
 
     rows = with_store(config, work)
     console = Console()

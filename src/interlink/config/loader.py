@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -41,7 +42,9 @@ def _interpolate(value: Any, path: str, problems: list[str]) -> Any:
             return os.environ[name]
         if default is not None:
             return default
-        problems.append(f"{path}: environment variable {name} is not set (hint: export {name}=... or use ${{{name}:-default}})")
+        problems.append(
+            f"{path}: environment variable {name} is not set (hint: export {name}=... or use ${{{name}:-default}})"
+        )
         return ""
 
     return _VAR.sub(replace, value)
@@ -52,27 +55,31 @@ def _check_references(config: Config, problems: list[str]) -> None:
         if provider.preset is None:
             continue
         if provider.kind != "openai-chat":
-            problems.append(f"providers.{name}.preset: presets describe OpenAI-compatible servers; use kind: openai-chat")
+            problems.append(
+                f"providers.{name}.preset: presets describe OpenAI-compatible servers; use kind: openai-chat"
+            )
             continue
         try:
             preset_module().get_preset(provider.preset)
         except KeyError as exc:
             problems.append(f"providers.{name}.preset: {exc.args[0]}")
     for name, model in config.models.items():
-        targets = [d.provider for d in model.deployments] or ([model.provider] if model.provider else [])
+        targets: list[str] = [d.provider for d in model.deployments] or ([model.provider] if model.provider else [])
         if not targets:
-            problems.append(f"models.{name}: needs `provider` or `deployments` (hint: provider: <one of {sorted(config.providers)}>)")
-        for provider in targets:
-            if provider not in config.providers:
+            problems.append(
+                f"models.{name}: needs `provider` or `deployments` (hint: provider: <one of {sorted(config.providers)}>)"
+            )
+        for target in targets:
+            if target not in config.providers:
                 problems.append(
-                    f"models.{name}.provider: unknown provider {provider!r} (defined: {', '.join(sorted(config.providers)) or 'none'})"
+                    f"models.{name}.provider: unknown provider {target!r} (defined: {', '.join(sorted(config.providers)) or 'none'})"
                 )
         for fallback in model.fallbacks:
             if fallback not in config.models:
                 problems.append(f"models.{name}.fallbacks: unknown model {fallback!r}")
 
 
-def preset_module():  # type: ignore[no-untyped-def]
+def preset_module() -> ModuleType:
     """The presets table lives with the openai-chat provider; imported late to keep config light."""
     import importlib
 

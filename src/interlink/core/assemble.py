@@ -22,7 +22,7 @@ from interlink.core.events import (
     TextDelta,
     ToolArgsDelta,
 )
-from interlink.core.response import ChatResponse, Usage
+from interlink.core.response import ChatResponse, StopReason, Usage
 
 
 class Assembler:
@@ -37,7 +37,7 @@ class Assembler:
         self.blocks: list[Block] = []
         self.open_index: int | None = None
         self.usage = Usage()
-        self.stop_reason = None
+        self.stop_reason: StopReason | None = None
         self.stop_sequence: str | None = None
         self.finished = False
         self.error: GatewayError | None = None

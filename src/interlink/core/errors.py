@@ -8,10 +8,11 @@ message text.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
+from typing import Any
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     INVALID_REQUEST = "invalid_request"
     AUTHENTICATION = "authentication"
     PERMISSION = "permission"
@@ -111,6 +112,9 @@ class GatewayError(Exception):
         self.provider = provider
         self.upstream_status = upstream_status
         self.status = status if status is not None else _STATUS[kind]
+        self.outcome: Any = None
+        """Set by the routing layer: its record of the attempts (`routing.dispatch.Outcome`),
+        which the server turns into response headers and the ledger row."""
 
     def __repr__(self) -> str:
         return f"GatewayError({self.kind.value}, {self.message!r}, status={self.status})"

@@ -85,6 +85,4 @@ class StreamError:
     error: GatewayError
 
 
-Event = (
-    ResponseStart | BlockStart | BlockDelta | BlockStop | ResponseDelta | ResponseStop | StreamError
-)
+Event = ResponseStart | BlockStart | BlockDelta | BlockStop | ResponseDelta | ResponseStop | StreamError

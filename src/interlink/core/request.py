@@ -7,13 +7,17 @@ from typing import Any, Literal
 
 from interlink.core.content import Block, CacheControl, TextBlock
 
+Role = Literal["user", "assistant", "system"]
+ToolMode = Literal["auto", "required", "none", "tool"]
+FormatType = Literal["text", "json_object", "json_schema"]
+
 
 @dataclass(slots=True)
 class Message:
     """One turn. Tool results are `ToolResultBlock`s inside a "user" message (as Anthropic
     does); a "system" message here is one that appeared in the middle of the conversation."""
 
-    role: Literal["user", "assistant", "system"]
+    role: Role
     content: list[Block]
 
 
@@ -35,7 +39,7 @@ class ToolSpec:
 class ToolChoice:
     """auto: model decides; required: must call some tool; none: no tool; tool: call `name`."""
 
-    mode: Literal["auto", "required", "none", "tool"]
+    mode: ToolMode
     name: str | None = None
 
 
@@ -57,7 +61,7 @@ class ReasoningConfig:
 class ResponseFormat:
     """Structured output: "text", "json_object" or "json_schema" (with `schema`)."""
 
-    type: Literal["text", "json_object", "json_schema"]
+    type: FormatType
     name: str | None = None
     schema: dict[str, Any] | None = None
     strict: bool | None = None

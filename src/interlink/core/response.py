@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from interlink.core.content import Block
 
 
-class StopReason(str, Enum):
+class StopReason(StrEnum):
     """Why generation ended, in Anthropic's vocabulary (the richest of the three)."""
 
     END_TURN = "end_turn"

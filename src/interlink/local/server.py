@@ -60,8 +60,19 @@ def _server_env() -> dict[str, str]:
 
 
 _SERVER_SETTINGS = {
-    "PORT", "HOST", "MODEL", "MODEL_ALIAS", "N_CTX", "N_THREADS", "N_THREADS_BATCH", "N_GPU_LAYERS",
-    "INTERRUPT_REQUESTS", "CONFIG_FILE", "API_KEY", "CHAT_FORMAT", "VERBOSE",
+    "PORT",
+    "HOST",
+    "MODEL",
+    "MODEL_ALIAS",
+    "N_CTX",
+    "N_THREADS",
+    "N_THREADS_BATCH",
+    "N_GPU_LAYERS",
+    "INTERRUPT_REQUESTS",
+    "CONFIG_FILE",
+    "API_KEY",
+    "CHAT_FORMAT",
+    "VERBOSE",
 }
 
 
@@ -92,13 +103,27 @@ class LocalModel:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.gguf), "--model_alias", self.alias,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_ctx", str(CONTEXT), "--n_threads", str(THREADS), "--n_threads_batch", str(THREADS),
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.gguf),
+            "--model_alias",
+            self.alias,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(CONTEXT),
+            "--n_threads",
+            str(THREADS),
+            "--n_threads_batch",
+            str(THREADS),
             # By default each new request cuts off the stream in progress and ends it with
             # [DONE] and no finish_reason: a silent truncation. Off, requests queue instead.
-            "--interrupt_requests", "False",
+            "--interrupt_requests",
+            "False",
         ]
 
     def start(self, timeout: float = 60.0) -> float:
@@ -118,7 +143,7 @@ class LocalModel:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         try:
             self._wait_ready(began + timeout)

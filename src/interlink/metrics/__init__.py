@@ -26,7 +26,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["Metrics", "TOKEN_KINDS", "OTHER"]
+__all__ = ["OTHER", "TOKEN_KINDS", "Metrics"]
 
 TOKEN_KINDS = frozenset({"input", "output", "cache_read", "cache_write", "reasoning"})
 OTHER = "other"
@@ -96,7 +96,9 @@ class Metrics:
         if child is None:
             if len(self._children) >= 10_000:  # raw values may come from clients: bounded
                 self._children.clear()
-            child = self._children[key] = metric.labels(*(label(value) for label, value in zip(labels, raw, strict=True)))
+            child = self._children[key] = metric.labels(
+                *(label(value) for label, value in zip(labels, raw, strict=True))
+            )
         return child
 
     def request(self, api: str, model: str | None, status: int, latency_s: float, ttft_s: float | None = None) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from interlink.core import ChatRequest, ChatResponse, Event, GatewayError
 import orjson
 
+from interlink.core import ChatRequest, ChatResponse, Event, GatewayError
 from interlink.sse import ServerSentEvent, encode_event
 
 
@@ -23,6 +23,13 @@ class StreamEncoder(Protocol):
     """While set, `encode` keeps its state but renders nothing: the relay sends the upstream's
     own bytes of a same-API stream, and serializing frames only to drop them cost ~10% of the
     stream's CPU."""
+
+    @property
+    def holding(self) -> bool:
+        """True while the encoder holds a block back (Anthropic: a block stop until what
+        follows is known, a tool call until it is complete); the relay holds the upstream's own
+        bytes of a same-API stream for as long."""
+        ...
 
     def encode(self, event: Event) -> bytes:
         """Bytes for `event` (may be b""). A `StreamError` yields the API's terminal error
@@ -68,7 +75,10 @@ class ModelRename:
         if model and model != self.public:
             quoted_public = orjson.dumps(self.public).decode()
             quoted = orjson.dumps(model).decode()
-            self._pairs = [(f'"model":{quoted}', f'"model":{quoted_public}'), (f'"model": {quoted}', f'"model": {quoted_public}')]
+            self._pairs = [
+                (f'"model":{quoted}', f'"model":{quoted_public}'),
+                (f'"model": {quoted}', f'"model": {quoted_public}'),
+            ]
 
     def apply(self, raw: ServerSentEvent) -> bytes:
         data = raw.data

@@ -69,4 +69,4 @@ def one_of(value: Any, path: str, allowed: tuple[str, ...]) -> str:
     check(value, path, str)
     if value not in allowed:
         raise GatewayError.invalid(f"{path}: must be one of {', '.join(allowed)}; got {value!r}", path)
-    return value
+    return str(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 ANTHROPIC_TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -29,7 +30,8 @@ class Capabilities:
 
 
 # (pattern, fields) — checked in order; values from the vendors' model pages.
-_BUILTIN: list[tuple[str, dict[str, object]]] = [
+# Any: the values are the field types of `Capabilities`, checked by its tests, not by a TypedDict per row.
+_BUILTIN: list[tuple[str, dict[str, Any]]] = [
     ("claude-opus-4-[5-9]*", {"max_output_tokens": 64000, "context_window": 200000, "prefill": False}),
     ("claude-sonnet-4-[6-9]*", {"max_output_tokens": 64000, "context_window": 200000, "prefill": False}),
     ("claude-opus-4*", {"max_output_tokens": 32000, "context_window": 200000, "prefill": True}),
@@ -53,7 +55,9 @@ _BUILTIN: list[tuple[str, dict[str, object]]] = [
 _KNOWN: dict[tuple[str, str, frozenset[tuple[str, object]] | None], Capabilities] = {}
 
 
-def capabilities_for(upstream_model: str, upstream_kind: str, overrides: dict[str, object] | None = None) -> Capabilities:
+def capabilities_for(
+    upstream_model: str, upstream_kind: str, overrides: dict[str, object] | None = None
+) -> Capabilities:
     """What the upstream model accepts: built-ins matched by name, then the config's overrides.
     Asked before every attempt, so answers are remembered (they depend on nothing else)."""
     key = (upstream_model, upstream_kind, frozenset(overrides.items()) if overrides else None)
@@ -72,8 +76,9 @@ def _capabilities(upstream_model: str, upstream_kind: str, overrides: dict[str, 
         base = replace(base, prefill=False, tool_id_pattern=ANTHROPIC_TOOL_ID)
     for pattern, fields in _BUILTIN:
         if fnmatch.fnmatchcase(upstream_model, pattern):
-            base = replace(base, **fields)  # type: ignore[arg-type]
+            base = replace(base, **fields)
             break
     if overrides:
-        base = replace(base, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        base = replace(base, **changes)
     return base

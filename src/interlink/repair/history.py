@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 
 from interlink.core import Block, ImageBlock, Message, ReasoningBlock, TextBlock, ToolCallBlock, ToolResultBlock
@@ -71,7 +72,9 @@ def _without_image(block: Block) -> Block | None:
     return None
 
 
-def _map_blocks(messages: list[Message], fn, repairs: Counter[str], name: str) -> list[Message]:  # type: ignore[no-untyped-def]
+def _map_blocks(
+    messages: list[Message], fn: Callable[[Block], Block | None], repairs: Counter[str], name: str
+) -> list[Message]:
     out = []
     for m in messages:
         content = []

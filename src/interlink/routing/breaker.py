@@ -9,6 +9,7 @@ a client's 400 does not.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -21,7 +22,14 @@ class BreakerState:
 
 
 class Breakers:
-    def __init__(self, *, threshold: int = 5, cooldown: float = 10.0, max_cooldown: float = 300.0, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        *,
+        threshold: int = 5,
+        cooldown: float = 10.0,
+        max_cooldown: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.threshold = threshold
         self.base_cooldown = cooldown
         self.max_cooldown = max_cooldown

@@ -21,14 +21,16 @@ from interlink.providers import Preset, ProviderCodec, ProviderSettings
 def codec_for(kind: str) -> ProviderCodec:
     """The codec of an upstream API, found by package name (`openai-chat` → providers.openai_chat)."""
     module = importlib.import_module(f"interlink.providers.{kind.replace('-', '_')}")
-    return module.CODEC
+    codec: ProviderCodec = module.CODEC
+    return codec
 
 
 def preset_for(name: str | None) -> Preset:
     if not name:
         return Preset()
     presets = importlib.import_module("interlink.providers.openai_chat.presets")
-    return presets.get_preset(name)
+    preset: Preset = presets.get_preset(name)
+    return preset
 
 
 @dataclass(slots=True)
@@ -103,9 +105,7 @@ class Catalog:
         defaults = self.config.defaults
         timeouts = model.timeouts or defaults.timeouts
         targets = [(d.provider, d.model, d.weight) for d in model.deployments] or [(model.provider or "", None, 1.0)]
-        deployments = [
-            Deployment(self.providers[p], m or model.model or name, w, timeouts.idle) for p, m, w in targets
-        ]
+        deployments = [Deployment(self.providers[p], m or model.model or name, w, timeouts.idle) for p, m, w in targets]
         return Route(
             public_name=name,
             deployments=deployments,

@@ -11,14 +11,23 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from interlink.core import ChatRequest, ChatResponse, ErrorKind, Event, GatewayError, ReasoningConfig, ResponseStart, StreamError
+from interlink.core import (
+    ChatRequest,
+    ChatResponse,
+    ErrorKind,
+    Event,
+    GatewayError,
+    ReasoningConfig,
+    ResponseStart,
+    StreamError,
+)
 from interlink.providers import StreamDecoder, UpstreamRequest
 from interlink.repair import Prepared, prepare
 from interlink.repair.capabilities import capabilities_for
@@ -32,6 +41,8 @@ from interlink.sse import ServerSentEvent
 
 # (raw upstream SSE event to relay as is, or None; core events)
 StreamItem = tuple[ServerSentEvent | None, list[Event]]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -68,7 +79,9 @@ class Attempts:
     the next deployment when one's retries are spent. Raises the final error when nothing is left.
     """
 
-    def __init__(self, dispatcher: Dispatcher, request: ChatRequest, route: Route, outcome: Outcome, *, stream: bool) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, request: ChatRequest, route: Route, outcome: Outcome, *, stream: bool
+    ) -> None:
         self.d = dispatcher
         self.request = request
         self.route = route
@@ -89,7 +102,9 @@ class Attempts:
         config = route.config
         thinking = None
         if config is not None and config.thinking is not None:
-            thinking = ReasoningConfig(enabled=True, budget_tokens=config.thinking.budget_tokens, effort=config.thinking.effort)
+            thinking = ReasoningConfig(
+                enabled=True, budget_tokens=config.thinking.budget_tokens, effort=config.thinking.effort
+            )
         return prepare(
             self.request,
             upstream_model=deployment.upstream_model,
@@ -117,7 +132,10 @@ class Attempts:
             # Repairs run per deployment: a failover may reach an upstream with other rules.
             prepared = self._prepare(route, deployment)
             upstream = deployment.codec.build_request(
-                prepared.request, upstream_model=deployment.upstream_model, settings=deployment.provider, stream=self.stream
+                prepared.request,
+                upstream_model=deployment.upstream_model,
+                settings=deployment.provider,
+                stream=self.stream,
             )
             self._prepared = prepared
             for number in range(route.retry.attempts):
@@ -140,7 +158,14 @@ class Attempts:
 
 
 class Dispatcher:
-    def __init__(self, catalog: Catalog, transport: Transport, *, sleep: Callable[[float], Any] | None = None, breakers: Breakers | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        transport: Transport,
+        *,
+        sleep: Callable[[float], Any] | None = None,
+        breakers: Breakers | None = None,
+    ) -> None:
         self.catalog = catalog
         self.transport = transport
         self.sleep = sleep or asyncio.sleep
@@ -195,7 +220,7 @@ class Dispatcher:
             raise codec.map_error(response.status, response.headers, body, settings=settings)
         return _guarded(codec.parse_response, body, settings=settings)
 
-    async def stream(self, request: ChatRequest, route: Route, outcome: Outcome) -> AsyncIterator[StreamItem]:
+    async def stream(self, request: ChatRequest, route: Route, outcome: Outcome) -> AsyncGenerator[StreamItem, None]:
         if route.config is None or not route.config.resume:
             async for item in self._stream_once(request, route, outcome):
                 yield item
@@ -208,9 +233,9 @@ class Dispatcher:
                     raw, events = None, continuation.splice(events)
                 failure = next((e for e in events if isinstance(e, StreamError)), None)
                 if failure is not None and continuation.can_resume(failure) and _accepts_prefill(outcome, route):
-                    kept = [e for e in events if not isinstance(e, StreamError)]
-                    for event in kept:
-                        continuation.observe(event)
+                    kept: list[Event] = [e for e in events if not isinstance(e, StreamError)]
+                    for kept_event in kept:
+                        continuation.observe(kept_event)
                     if kept:
                         yield None, kept
                     break
@@ -241,7 +266,9 @@ class Dispatcher:
                 response.close()
             return
 
-    async def _open_once(self, request: ChatRequest, deployment: Deployment, upstream: UpstreamRequest, timeout: float):  # type: ignore[no-untyped-def]
+    async def _open_once(
+        self, request: ChatRequest, deployment: Deployment, upstream: UpstreamRequest, timeout: float
+    ) -> tuple[UpstreamResponse, AsyncIterator[StreamItem], list[StreamItem]]:
         codec, settings = deployment.codec, deployment.provider
         response = None
         try:
@@ -265,15 +292,17 @@ class Dispatcher:
         return response, items, buffer
 
 
-def _guarded(decode: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _guarded(decode: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """A codec that trips over malformed upstream data must not take the request down with a
     500: what it could not read is a broken upstream response, retryable before commit."""
     try:
         return decode(*args, **kwargs)
     except GatewayError:
         raise
-    except Exception as exc:  # noqa: BLE001
-        raise GatewayError(ErrorKind.API_ERROR, f"the upstream sent a malformed response ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:
+        raise GatewayError(
+            ErrorKind.API_ERROR, f"the upstream sent a malformed response ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def attribute(error: GatewayError, deployment: Deployment) -> GatewayError:
@@ -302,7 +331,9 @@ def _label(error: GatewayError) -> str:
 
 def _exhausted(last: GatewayError | None, outcome: Outcome, route: Route) -> GatewayError:
     if last is None:
-        error = GatewayError(ErrorKind.TIMEOUT, f"no attempt fit in the retry budget of {route.retry.budget_seconds:g} s")
+        error = GatewayError(
+            ErrorKind.TIMEOUT, f"no attempt fit in the retry budget of {route.retry.budget_seconds:g} s"
+        )
     elif len(outcome.attempts) <= 1:
         error = last
     else:
@@ -319,11 +350,13 @@ def _exhausted(last: GatewayError | None, outcome: Outcome, route: Route) -> Gat
             upstream_status=last.upstream_status,
             status=last.status,
         )
-    error.outcome = outcome  # type: ignore[attr-defined]  # read by the pipeline for headers
+    error.outcome = outcome  # read by the pipeline for headers
     return error
 
 
-async def _decode(response: UpstreamResponse, decoder: StreamDecoder, deployment: Deployment, relay_raw: bool) -> AsyncIterator[StreamItem]:
+async def _decode(
+    response: UpstreamResponse, decoder: StreamDecoder, deployment: Deployment, relay_raw: bool
+) -> AsyncIterator[StreamItem]:
     """Upstream SSE → (raw, core events). A transport failure or a stream that ends without its
     terminal event becomes a `StreamError` item, so the client always gets a proper ending."""
     try:

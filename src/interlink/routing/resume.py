@@ -64,7 +64,7 @@ class Continuation:
         self._skip_start = self.open_index is not None
         self._first_new = None
         sent = "".join(self.text)
-        self._trimmed = sent[len(sent.rstrip()):]
+        self._trimmed = sent[len(sent.rstrip()) :]
         prefill = Message("assistant", [TextBlock(sent.rstrip())])
         return replace(original, messages=[*original.messages, prefill], passthrough=None)
 
@@ -83,7 +83,7 @@ class Continuation:
             if isinstance(event, BlockStart):
                 if self._skip_start and self._first_new is None and isinstance(event.block, TextBlock):
                     self._first_new = event.index
-                    self._offset = self.open_index - event.index  # type: ignore[operator]
+                    self._offset = (self.open_index or 0) - event.index  # _skip_start: open_index was set
                     continue
                 if self._first_new is None:
                     self._first_new = event.index

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import sys
 import time
-from typing import IO
+from typing import IO, Protocol
 
 import orjson
 
@@ -49,7 +49,7 @@ class DeferredFlushHandler(logging.Handler):
     start-up, shutdown) each line is flushed at once.
     """
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: ByteSink) -> None:
         super().__init__()
         self.stream = stream
         self.formatter: JSONFormatter = JSONFormatter()
@@ -71,13 +71,21 @@ class DeferredFlushHandler(logging.Handler):
             loop.call_later(FLUSH_SECONDS, self.flush)
         except RecursionError:
             raise
-        except Exception:  # noqa: BLE001 - logging must never take a request down
+        except Exception:
             self.handleError(record)
 
     def flush(self) -> None:
         self._flush_pending = False
         with contextlib.suppress(ValueError, OSError):  # closed at exit, or stderr gone
             self.stream.flush()
+
+
+class ByteSink(Protocol):
+    """Where log lines go: stderr's file descriptor, or a text stream without one."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def flush(self) -> None: ...
 
 
 class _TextStream:
@@ -93,11 +101,11 @@ class _TextStream:
         self._stream.flush()
 
 
-def _stderr_bytes() -> IO[bytes]:
+def _stderr_bytes() -> ByteSink:
     try:
-        return open(sys.stderr.fileno(), "wb", buffering=1 << 16, closefd=False)  # noqa: SIM115 - lives as long as the process
+        return open(sys.stderr.fileno(), "wb", buffering=1 << 16, closefd=False)
     except (AttributeError, OSError, ValueError):
-        return _TextStream(sys.stderr)  # type: ignore[return-value]
+        return _TextStream(sys.stderr)
 
 
 def setup_logging(level: str = "info") -> None:

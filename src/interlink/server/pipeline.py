@@ -19,9 +19,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from interlink.core import ChatRequest, ErrorKind, GatewayError
+from interlink.core import ChatRequest, ErrorKind, GatewayError, Usage
 from interlink.protocols import ClientProtocol
-from interlink.routing.catalog import Catalog
+from interlink.routing.catalog import Catalog, Route
 from interlink.routing.dispatch import Dispatcher, Outcome
 from interlink.server.service import Service, Ticket
 from interlink.server.streaming import FirstItem, Relay, RelayResponse, StreamStats
@@ -55,7 +55,9 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, timeout: floa
     (a client that stops sending mid-body gets a 408, and its connection is not held)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+        raise GatewayError(
+            ErrorKind.REQUEST_TOO_LARGE, f"request body of {declared} bytes exceeds the limit of {limit} bytes"
+        )
     chunks: list[bytes] = []
     size = 0
     try:
@@ -66,7 +68,9 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES, timeout: floa
                     raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body exceeds the limit of {limit} bytes")
                 chunks.append(chunk)
     except TimeoutError:
-        raise GatewayError(ErrorKind.TIMEOUT, f"the request body did not arrive within {timeout:g} s", status=408, retryable=False) from None
+        raise GatewayError(
+            ErrorKind.TIMEOUT, f"the request body did not arrive within {timeout:g} s", status=408, retryable=False
+        ) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
@@ -80,7 +84,9 @@ async def read_json(request: Request) -> Any:
         raise GatewayError.invalid(f"request body is not valid JSON: {exc}") from None
 
 
-def error_response(protocol: ClientProtocol, error: GatewayError, request_id: str, outcome: Outcome | None = None) -> Response:
+def error_response(
+    protocol: ClientProtocol, error: GatewayError, request_id: str, outcome: Outcome | None = None
+) -> Response:
     status, body = protocol.render_error(error)
     if isinstance(body.get("request_id", ""), str) and protocol.name == "anthropic":
         body["request_id"] = request_id
@@ -109,8 +115,14 @@ def base_headers(request_id: str, outcome: Outcome | None) -> dict[str, str]:
 
 class Pipeline:
     def __init__(
-        self, catalog: Catalog, dispatcher: Dispatcher, service: Service, *, keepalive_seconds: float,
-        stopping: asyncio.Event | None = None, max_streams: int = 2000,
+        self,
+        catalog: Catalog,
+        dispatcher: Dispatcher,
+        service: Service,
+        *,
+        keepalive_seconds: float,
+        stopping: asyncio.Event | None = None,
+        max_streams: int = 2000,
     ) -> None:
         self.service = service
         self.catalog = catalog
@@ -136,23 +148,43 @@ class Pipeline:
                 return await self._stream(protocol, chat, route, request_id, started, ticket)
             response, outcome = await self.dispatcher.complete(chat, route)
         except GatewayError as error:
-            outcome = getattr(error, "outcome", None)
+            outcome = error.outcome
             self._log(request_id, protocol, chat, started, outcome=outcome, error=error)
             if ticket is not None:
-                await self.service.finish(ticket, request_id=request_id, chat=chat, status=error.status,
-                                          outcome="error", error=error, dispatch=outcome)
+                await self.service.finish(
+                    ticket,
+                    request_id=request_id,
+                    chat=chat,
+                    status=error.status,
+                    outcome="error",
+                    error=error,
+                    dispatch=outcome,
+                )
             return error_response(protocol, error, request_id, outcome)
         body = protocol.render_response(response, chat)
         headers = base_headers(request_id, outcome)
         _report_ignored(chat, headers)
         self._log(request_id, protocol, chat, started, outcome=outcome, usage=response.usage)
-        await self.service.finish(ticket, request_id=request_id, chat=chat, status=200, outcome="ok",
-                                  usage=response.usage, dispatch=outcome)
+        await self.service.finish(
+            ticket, request_id=request_id, chat=chat, status=200, outcome="ok", usage=response.usage, dispatch=outcome
+        )
         return JSONBytesResponse(body, headers=headers)
 
-    async def _stream(self, protocol, chat, route, request_id, started, ticket) -> Response:  # type: ignore[no-untyped-def]
+    async def _stream(
+        self,
+        protocol: ClientProtocol,
+        chat: ChatRequest,
+        route: Route,
+        request_id: str,
+        started: float,
+        ticket: Ticket,
+    ) -> Response:
         if self.open_streams >= self.max_streams:
-            raise GatewayError(ErrorKind.UNAVAILABLE, f"this gateway is serving its limit of {self.max_streams} streams; retry shortly", retry_after=1.0)
+            raise GatewayError(
+                ErrorKind.UNAVAILABLE,
+                f"this gateway is serving its limit of {self.max_streams} streams; retry shortly",
+                retry_after=1.0,
+            )
         self.open_streams += 1
         try:
             return await self._open_stream(protocol, chat, route, request_id, started, ticket)
@@ -160,17 +192,25 @@ class Pipeline:
             self.open_streams -= 1
             raise
 
-    async def _open_stream(self, protocol, chat, route, request_id, started, ticket) -> Response:  # type: ignore[no-untyped-def]
+    async def _open_stream(
+        self,
+        protocol: ClientProtocol,
+        chat: ChatRequest,
+        route: Route,
+        request_id: str,
+        started: float,
+        ticket: Ticket,
+    ) -> Response:
         outcome = Outcome()
         first = FirstItem(self.dispatcher.stream(chat, route, outcome))
         # Headers wait for the first upstream item only up to one keepalive interval: a quick
         # failure still gets a real HTTP status, a slow upstream gets pings instead of silence.
-        if await first.wait(self.keepalive_seconds) and first.task.exception() is not None:
-            error = first.task.exception()
+        error = first.task.exception() if await first.wait(self.keepalive_seconds) else None
+        if error is not None:
             if isinstance(error, StopAsyncIteration):
                 error = GatewayError(ErrorKind.CONNECTION, "the upstream stream produced nothing")
-            if isinstance(error, GatewayError) and getattr(error, "outcome", None) is None:
-                error.outcome = outcome  # type: ignore[attr-defined]
+            if isinstance(error, GatewayError) and error.outcome is None:
+                error.outcome = outcome
             raise error
         stats = StreamStats(self.dispatcher.store.observer())
         headers = base_headers(request_id, outcome)
@@ -183,8 +223,16 @@ class Pipeline:
             self.service.metrics.stream_closed()
             self._log(request_id, protocol, chat, started, outcome=outcome, usage=stats.usage, error=stats.error)
             result = "failed_mid_stream" if stats.error else "client_disconnected" if stats.disconnected else "ok"
-            await self.service.finish(ticket, request_id=request_id, chat=chat, status=200, outcome=result,
-                                      usage=stats.usage, error=stats.error, dispatch=outcome)
+            await self.service.finish(
+                ticket,
+                request_id=request_id,
+                chat=chat,
+                status=200,
+                outcome=result,
+                usage=stats.usage,
+                error=stats.error,
+                dispatch=outcome,
+            )
 
         relay = Relay(
             first,
@@ -197,7 +245,17 @@ class Pipeline:
         )
         return RelayResponse(relay, media_type="text/event-stream", headers=headers)
 
-    def _log(self, request_id, protocol, chat, started, *, outcome=None, usage=None, error=None) -> None:  # type: ignore[no-untyped-def]
+    def _log(
+        self,
+        request_id: str,
+        protocol: ClientProtocol,
+        chat: ChatRequest | None,
+        started: float,
+        *,
+        outcome: Outcome | None = None,
+        usage: Usage | None = None,
+        error: GatewayError | None = None,
+    ) -> None:
         fields: dict[str, Any] = {
             "request_id": request_id,
             "api": protocol.name,
@@ -214,8 +272,12 @@ class Pipeline:
             if outcome.clamped:
                 fields["max_tokens_clamped"] = outcome.clamped
         if usage is not None:
-            fields["usage"] = {"input": usage.input_tokens, "output": usage.output_tokens,
-                               "cache_read": usage.cache_read_tokens, "cache_write": usage.cache_write_tokens}
+            fields["usage"] = {
+                "input": usage.input_tokens,
+                "output": usage.output_tokens,
+                "cache_read": usage.cache_read_tokens,
+                "cache_write": usage.cache_write_tokens,
+            }
         if error is not None:
             fields["error"] = {"kind": error.kind.value, "status": error.status, "message": error.message}
         log.info("request", extra={"fields": fields})

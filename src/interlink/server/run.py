@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from types import FrameType
 
 import uvicorn
@@ -51,7 +52,7 @@ def run_server(app: Starlette, *, host: str, port: int, drain_seconds: float) ->
         # Nothing here reads the client's address, so X-Forwarded-* parsing on every request buys nothing.
         proxy_headers=False,
         # uvicorn's own limit comes after ours, so the streams' error events get written first.
-        timeout_graceful_shutdown=drain_seconds + 5,
+        timeout_graceful_shutdown=math.ceil(drain_seconds) + 5,
         timeout_keep_alive=5,
     )
     DrainingServer(config, app, drain_seconds).run()

@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, cast
 
 from starlette.responses import Response
 
@@ -55,7 +55,7 @@ class FirstItem:
     """The first upstream item, fetched before the response headers are sent (so that a quick
     failure still gets a real HTTP status) and handed to the relay with the rest."""
 
-    def __init__(self, items: AsyncIterator[StreamItem]) -> None:
+    def __init__(self, items: AsyncGenerator[StreamItem, None]) -> None:
         self.items = items
         self.task: asyncio.Future[StreamItem] = asyncio.ensure_future(items.__anext__())
 
@@ -143,10 +143,14 @@ class Relay:
                 if item is END:
                     break
                 if item is STOP:
-                    yield self._fail(GatewayError(ErrorKind.UNAVAILABLE, "the gateway is shutting down; retry the request"))
+                    yield self._fail(
+                        GatewayError(ErrorKind.UNAVAILABLE, "the gateway is shutting down; retry the request")
+                    )
                     break
                 if item is TOTAL:
-                    yield self._fail(GatewayError(ErrorKind.TIMEOUT, f"the response took longer than {self.total_seconds:g} s"))
+                    yield self._fail(
+                        GatewayError(ErrorKind.TIMEOUT, f"the response took longer than {self.total_seconds:g} s")
+                    )
                     break
                 out = self._encode_item(item)
                 # What is already queued goes out in the same write: one send per burst of
@@ -172,7 +176,9 @@ class Relay:
             await self.close()
 
     def _encode_item(self, item: object) -> bytes:
-        raw, events = (None, [StreamError(item)]) if isinstance(item, GatewayError) else item  # type: ignore[misc]
+        if isinstance(item, GatewayError):
+            return self._encode(None, [StreamError(item)])
+        raw, events = cast("StreamItem", item)
         return self._encode(raw, events)
 
     def _fail(self, error: GatewayError) -> bytes:
@@ -195,10 +201,10 @@ class Relay:
                 parts.append(encoder.encode(event))
         finally:
             encoder.quiet = False
-        if not relayed:
+        if raw is None or not relayed:
             self.held_raw.clear()
             return b"".join(parts)
-        self.held_raw.append(encoder.passthrough(raw))  # type: ignore[arg-type]
+        self.held_raw.append(encoder.passthrough(raw))
         if encoder.holding:
             return b""
         out = b"".join(self.held_raw)

@@ -47,17 +47,39 @@ from typing import Any
 from aiohttp import web
 
 from interlink.testing import emulator_wire as wire
-from interlink.testing.emulator_script import (ANTHROPIC, CHAT, PARSERS, RESPONSES, Ids, InvalidRequest, Signer,
-                                               input_tokens, problems, script)
+from interlink.testing.emulator_script import (
+    ANTHROPIC,
+    CHAT,
+    PARSERS,
+    RESPONSES,
+    Ids,
+    InvalidRequest,
+    Signer,
+    input_tokens,
+    problems,
+    script,
+)
 
 HTTP_FAULTS = {"status_400": 400, "status_429": 429, "status_500": 500, "status_503": 503, "status_529": 529}
-STREAM_FAULTS = {"close_mid_stream", "truncate", "stall_mid_stream", "in_stream_error_first",
-                 "in_stream_error_mid", "malformed_sse", "truncated_json"}
+STREAM_FAULTS = {
+    "close_mid_stream",
+    "truncate",
+    "stall_mid_stream",
+    "in_stream_error_first",
+    "in_stream_error_mid",
+    "malformed_sse",
+    "truncated_json",
+}
 FAULTS = frozenset({"refuse", "reset_before_headers", "stall_before_first_byte", *HTTP_FAULTS, *STREAM_FAULTS})
 FAULT_AFTER = 3  # content events written before a mid-stream fault strikes
 _ROUTES = {"/v1/messages": ANTHROPIC, "/v1/chat/completions": CHAT, "/v1/responses": RESPONSES}
-_KNOB_HEADERS = {"fault": "x-emu-fault", "delay": "x-emu-delay-ms", "stall": "x-emu-stall-s",
-                 "cache": "x-emu-cache-read", "strict": "x-emu-strict"}
+_KNOB_HEADERS = {
+    "fault": "x-emu-fault",
+    "delay": "x-emu-delay-ms",
+    "stall": "x-emu-stall-s",
+    "cache": "x-emu-cache-read",
+    "strict": "x-emu-strict",
+}
 
 
 @dataclass
@@ -90,8 +112,15 @@ class Knobs:
 class Emulator:
     """The emulator app plus its recorded requests and pending faults."""
 
-    def __init__(self, *, strict_anthropic: bool = False, stall_s: float = 30.0, delay_ms: float = 0.0,
-                 models: list[str] | None = None, secret: bytes = b"interlink-emulator-secret") -> None:
+    def __init__(
+        self,
+        *,
+        strict_anthropic: bool = False,
+        stall_s: float = 30.0,
+        delay_ms: float = 0.0,
+        models: list[str] | None = None,
+        secret: bytes = b"interlink-emulator-secret",
+    ) -> None:
         self.strict_anthropic = strict_anthropic
         self.stall_s = stall_s
         self.delay_ms = delay_ms
@@ -176,8 +205,9 @@ class Emulator:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw
-        rec = RecordedRequest(request.method, request.path, request.query_string,
-                              {k.lower(): v for k, v in request.headers.items()}, body)
+        rec = RecordedRequest(
+            request.method, request.path, request.query_string, {k.lower(): v for k, v in request.headers.items()}, body
+        )
         self.requests.append(rec)
         return rec
 
@@ -192,7 +222,7 @@ class Emulator:
             return self._error(ANTHROPIC, 400, str(exc))
         return web.json_response({"input_tokens": input_tokens(conv)}, headers=self._headers(ANTHROPIC))
 
-    def _model_handler(self, api: str):  # noqa: ANN202 - aiohttp handler factory
+    def _model_handler(self, api: str):
         async def handler(request: web.Request) -> web.StreamResponse:
             rec = await self._record(request)
             if not isinstance(rec.body, dict):
@@ -214,9 +244,13 @@ class Emulator:
         for name, header in _KNOB_HEADERS.items():
             if header in request.headers:
                 spec[name] = request.headers[header]
-        knobs = Knobs(model=model, delay_ms=float(spec.get("delay", self.delay_ms)),
-                      stall_s=float(spec.get("stall", self.stall_s)), cached=int(spec.get("cache", 0)),
-                      strict=self.strict_anthropic or spec.get("strict") == "anthropic")
+        knobs = Knobs(
+            model=model,
+            delay_ms=float(spec.get("delay", self.delay_ms)),
+            stall_s=float(spec.get("stall", self.stall_s)),
+            cached=int(spec.get("cache", 0)),
+            strict=self.strict_anthropic or spec.get("strict") == "anthropic",
+        )
         if spec.get("fault") and spec["fault"] not in FAULTS:
             raise ValueError(f"unknown emulator fault {spec['fault']!r}")
         # header or suffix faults are one-shot and leave the queued ones for later requests
@@ -285,12 +319,13 @@ class Emulator:
         if fault == "close_mid_stream":
             return self._drop(request, reset=False)
         await asyncio.sleep(knobs.stall_s)
-        await resp.write(payload[len(payload) // 2:])
+        await resp.write(payload[len(payload) // 2 :])
         await resp.write_eof()
         return resp
 
-    async def _stream(self, request: web.Request, api: str, stream: wire.WireStream,
-                      knobs: Knobs) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, api: str, stream: wire.WireStream, knobs: Knobs
+    ) -> web.StreamResponse:
         try:
             resp = await self._stream_frames(request, api, stream, knobs)
         except (ConnectionResetError, asyncio.CancelledError):
@@ -301,8 +336,9 @@ class Emulator:
             knobs.record.outcome = "complete"
         return resp
 
-    async def _stream_frames(self, request: web.Request, api: str, stream: wire.WireStream,
-                             knobs: Knobs) -> web.StreamResponse:
+    async def _stream_frames(
+        self, request: web.Request, api: str, stream: wire.WireStream, knobs: Knobs
+    ) -> web.StreamResponse:
         headers = self._headers(api, {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"})
         resp = web.StreamResponse(headers=headers)
         await resp.prepare(request)
@@ -322,8 +358,9 @@ class Emulator:
         await resp.write_eof()
         return resp
 
-    async def _strike(self, request: web.Request, resp: web.StreamResponse, stream: wire.WireStream,
-                      frame: wire.Frame, knobs: Knobs) -> web.StreamResponse | None:
+    async def _strike(
+        self, request: web.Request, resp: web.StreamResponse, stream: wire.WireStream, frame: wire.Frame, knobs: Knobs
+    ) -> web.StreamResponse | None:
         """Apply a mid-stream fault before `frame`; a response means the stream is over."""
         fault = knobs.fault
         if fault == "close_mid_stream":

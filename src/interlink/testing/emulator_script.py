@@ -202,13 +202,22 @@ def _chat_message(conv: Conversation, m: dict[str, Any], i: int) -> None:
         for call in m.get("tool_calls") or []:
             if not isinstance(call, dict):
                 raise InvalidRequest(f"Invalid type for 'messages[{i}].tool_calls': expected an object.")
-            fn = call.get("function") if isinstance(call.get("function"), dict) else {}
-            blocks.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"),
-                           "input": _parse_args(fn.get("arguments"))})
+            fn = call.get("function")
+            fn = fn if isinstance(fn, dict) else {}
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": call.get("id"),
+                    "name": fn.get("name"),
+                    "input": _parse_args(fn.get("arguments")),
+                }
+            )
         _append(conv.messages, "assistant", blocks, i)
     else:
-        raise InvalidRequest(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', "
-                             "'user', 'tool', 'function', and 'developer'.")
+        raise InvalidRequest(
+            f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', "
+            "'user', 'tool', 'function', and 'developer'."
+        )
 
 
 def from_chat(body: dict[str, Any]) -> Conversation:
@@ -240,8 +249,12 @@ def _responses_item(conv: Conversation, item: dict[str, Any], i: int) -> None:
             if role == "user" or text:
                 _append(conv.messages, role, [{"type": "text", "text": text}], i)
     elif kind == "function_call":
-        block = {"type": "tool_use", "id": item.get("call_id"), "name": item.get("name"),
-                 "input": _parse_args(item.get("arguments"))}
+        block = {
+            "type": "tool_use",
+            "id": item.get("call_id"),
+            "name": item.get("name"),
+            "input": _parse_args(item.get("arguments")),
+        }
         _append(conv.messages, "assistant", [block], i)
     elif kind == "function_call_output":
         block = {"type": "tool_result", "tool_use_id": item.get("call_id"), "content": _text_of(item.get("output"))}
@@ -309,7 +322,8 @@ def _value_for(schema: Any) -> Any:
     kind = schema.get("type")
     if isinstance(kind, list):  # e.g. ["string", "null"]
         kind = next((k for k in kind if k != "null"), "string")
-    return {"number": 1, "integer": 1, "boolean": True, "array": [], "object": {}, "null": None}.get(kind, "echo hello")
+    samples: dict[Any, Any] = {"number": 1, "integer": 1, "boolean": True, "array": [], "object": {}, "null": None}
+    return samples.get(kind, "echo hello")
 
 
 def arguments_for(schema: dict[str, Any]) -> dict[str, Any]:
@@ -348,7 +362,7 @@ def _continue_prefill(conv: Conversation, text: str) -> str:
     if not conv.messages or conv.messages[-1].role != "assistant":
         return text
     prefill = "".join(b.get("text") or "" for b in conv.messages[-1].blocks if b.get("type") == "text")
-    return text[len(prefill):] if prefill and text.startswith(prefill) else text
+    return text[len(prefill) :] if prefill and text.startswith(prefill) else text
 
 
 def script(conv: Conversation, ids: Ids, signer: Signer, cached: int = 0) -> Answer:
@@ -375,16 +389,19 @@ def _tool_ids_problem(conv: Conversation) -> str | None:
         for j, b in enumerate(m.blocks):
             key = {"tool_use": "id", "tool_result": "tool_use_id"}.get(b.get("type", ""))
             if key and not (isinstance(b.get(key), str) and TOOL_ID_PATTERN.match(b[key])):
-                return (f"messages.{m.index}.content.{j}.{b['type']}.{key}: "
-                        f"String should match pattern '^[a-zA-Z0-9_-]+$'")
+                return (
+                    f"messages.{m.index}.content.{j}.{b['type']}.{key}: String should match pattern '^[a-zA-Z0-9_-]+$'"
+                )
     return None
 
 
 def _content_problem(conv: Conversation) -> str | None:
     for k, m in enumerate(conv.messages):
         if not m.blocks and not (k == len(conv.messages) - 1 and m.role == "assistant"):
-            return (f"messages.{m.index}: all messages must have non-empty content except for "
-                    "the optional final assistant message")
+            return (
+                f"messages.{m.index}: all messages must have non-empty content except for "
+                "the optional final assistant message"
+            )
         if any(b.get("type") == "text" and not b.get("text") for b in m.blocks):
             return "messages: text content blocks must be non-empty"
     return None
@@ -396,12 +413,14 @@ def _pairing_problem(conv: Conversation) -> str | None:
         if m.role == "user":
             for j, b in enumerate(m.blocks):
                 if b.get("type") == "tool_result" and b.get("tool_use_id") not in previous_ids:
-                    return (f"messages.{m.index}.content.{j}: unexpected `tool_use_id` found in `tool_result` "
-                            f"blocks: {b.get('tool_use_id')}. Each `tool_result` block must have a "
-                            "corresponding `tool_use` block in the previous message.")
+                    return (
+                        f"messages.{m.index}.content.{j}: unexpected `tool_use_id` found in `tool_result` "
+                        f"blocks: {b.get('tool_use_id')}. Each `tool_result` block must have a "
+                        "corresponding `tool_use` block in the previous message."
+                    )
             previous_ids = []
             continue
-        previous_ids = [b.get("id") for b in m.blocks if b.get("type") == "tool_use"]
+        previous_ids = [str(b.get("id")) for b in m.blocks if b.get("type") == "tool_use"]
         if not previous_ids:
             continue
         nxt = conv.messages[k + 1] if k + 1 < len(conv.messages) else None
@@ -412,9 +431,11 @@ def _pairing_problem(conv: Conversation) -> str | None:
             leading.add(b.get("tool_use_id"))
         missing = [i for i in previous_ids if i not in leading]
         if missing:
-            return (f"messages.{m.index}: `tool_use` ids were found without `tool_result` blocks immediately "
-                    f"after: {', '.join(map(str, missing))}. Each `tool_use` block must have a corresponding "
-                    "`tool_result` block in the next message.")
+            return (
+                f"messages.{m.index}: `tool_use` ids were found without `tool_result` blocks immediately "
+                f"after: {', '.join(map(str, missing))}. Each `tool_use` block must have a corresponding "
+                "`tool_result` block in the next message."
+            )
     return None
 
 
@@ -443,6 +464,5 @@ def problems(conv: Conversation, signer: Signer, strict: bool) -> str | None:
     if found or not strict:
         return found
     if not conv.messages or conv.messages[-1].role != "user":
-        return ("This model does not support assistant message prefill. "
-                "The conversation must end with a user message.")
+        return "This model does not support assistant message prefill. The conversation must end with a user message."
     return _signature_problem(conv, signer)

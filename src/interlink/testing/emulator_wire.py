@@ -37,7 +37,7 @@ def sse(event: str | None, data: Any) -> bytes:
 
 
 def pieces(text: str, size: int = CHUNK) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 def fragments(arguments: str) -> list[str]:
@@ -51,8 +51,11 @@ def fragments(arguments: str) -> list[str]:
 # -------------------------------------------------------------------------------------- errors
 _ANTHROPIC_ERRORS = {
     400: ("invalid_request_error", "Emulated invalid request."),
-    429: ("rate_limit_error", "This request would exceed the rate limit for your organization. "
-                              "Please reduce the prompt length or wait before trying again."),
+    429: (
+        "rate_limit_error",
+        "This request would exceed the rate limit for your organization. "
+        "Please reduce the prompt length or wait before trying again.",
+    ),
     500: ("api_error", "Internal server error"),
     503: ("api_error", "Service unavailable"),
     529: ("overloaded_error", "Overloaded"),
@@ -78,10 +81,14 @@ def error_body(api: str, status: int, request_id: str, message: str | None = Non
 # ------------------------------------------------------------------------------------ anthropic
 def _anthropic_usage(a: Answer, output_tokens: int) -> dict[str, Any]:
     # Anthropic input_tokens excludes cache reads; the total is the sum (NOTES §1.7)
-    return {"input_tokens": a.input_tokens - a.cached_tokens, "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": a.cached_tokens,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-            "output_tokens": output_tokens, "service_tier": "standard"}
+    return {
+        "input_tokens": a.input_tokens - a.cached_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": a.cached_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
 
 
 def _anthropic_blocks(a: Answer) -> list[dict[str, Any]]:
@@ -96,9 +103,16 @@ def _anthropic_blocks(a: Answer) -> list[dict[str, Any]]:
 
 
 def _anthropic_message(a: Answer, model: str, msg_id: str) -> dict[str, Any]:
-    return {"id": msg_id, "type": "message", "role": "assistant", "model": model,
-            "content": _anthropic_blocks(a), "stop_reason": "tool_use" if a.tool_call else "end_turn",
-            "stop_sequence": None, "usage": _anthropic_usage(a, a.output_tokens)}
+    return {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": _anthropic_blocks(a),
+        "stop_reason": "tool_use" if a.tool_call else "end_turn",
+        "stop_sequence": None,
+        "usage": _anthropic_usage(a, a.output_tokens),
+    }
 
 
 class WireStream:
@@ -131,16 +145,31 @@ class AnthropicStream(WireStream):
         for i, block in enumerate(_anthropic_blocks(a)):
             yield from self._block(i, block)
         stop = "tool_use" if a.tool_call else "end_turn"
-        yield Frame(sse("message_delta", {"type": "message_delta",
-                                          "delta": {"stop_reason": stop, "stop_sequence": None},
-                                          "usage": _anthropic_usage(a, a.output_tokens)}))
+        yield Frame(
+            sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": _anthropic_usage(a, a.output_tokens),
+                },
+            )
+        )
         yield Frame(sse("message_stop", {"type": "message_stop"}))
 
     def _block(self, i: int, block: dict[str, Any]) -> Iterator[Frame]:
         kind = block["type"]
-        empty = {"thinking": {"thinking": "", "signature": ""}, "text": {"text": ""}, "tool_use": {"input": {}}}
-        yield Frame(sse("content_block_start", {"type": "content_block_start", "index": i,
-                                                "content_block": {**block, **empty[kind]}}))
+        empty: dict[str, dict[str, Any]] = {
+            "thinking": {"thinking": "", "signature": ""},
+            "text": {"text": ""},
+            "tool_use": {"input": {}},
+        }
+        yield Frame(
+            sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": i, "content_block": {**block, **empty[kind]}},
+            )
+        )
         if i == 0:  # the real API sends a ping right after the first block opens
             yield Frame(sse("ping", {"type": "ping"}))
         if kind == "thinking":
@@ -149,11 +178,12 @@ class AnthropicStream(WireStream):
         elif kind == "text":
             deltas = [{"type": "text_delta", "text": p} for p in pieces(block["text"])]
         else:  # the real API opens tool input with an empty fragment
-            parts = [""] + fragments(_json(block["input"]))
+            parts = ["", *fragments(_json(block["input"]))]
             deltas = [{"type": "input_json_delta", "partial_json": p} for p in parts]
         for d in deltas:
-            yield Frame(sse("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d}),
-                        content=True)
+            yield Frame(
+                sse("content_block_delta", {"type": "content_block_delta", "index": i, "delta": d}), content=True
+            )
         yield Frame(sse("content_block_stop", {"type": "content_block_stop", "index": i}))
 
     def error_frames(self) -> list[Frame]:
@@ -169,11 +199,18 @@ def _reasoning_field(model: str) -> str:
 
 
 def _chat_usage(a: Answer) -> dict[str, Any]:
-    return {"prompt_tokens": a.input_tokens, "completion_tokens": a.output_tokens,
-            "total_tokens": a.input_tokens + a.output_tokens,
-            "prompt_tokens_details": {"cached_tokens": a.cached_tokens, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": a.reasoning_tokens, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+    return {
+        "prompt_tokens": a.input_tokens,
+        "completion_tokens": a.output_tokens,
+        "total_tokens": a.input_tokens + a.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": a.cached_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": a.reasoning_tokens,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
 
 
 def _chat_completion(a: Answer, model: str, ids: Ids) -> dict[str, Any]:
@@ -181,12 +218,25 @@ def _chat_completion(a: Answer, model: str, ids: Ids) -> dict[str, Any]:
     if a.thinking is not None:
         message[_reasoning_field(model)] = a.thinking
     if a.tool_call:
-        message["tool_calls"] = [{"id": a.tool_call.id, "type": "function",
-                                  "function": {"name": a.tool_call.name, "arguments": a.tool_call.arguments}}]
-    return {"id": ids.new("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
-            "model": model, "choices": [{"index": 0, "message": message, "logprobs": None,
-                                         "finish_reason": "tool_calls" if a.tool_call else "stop"}],
-            "usage": _chat_usage(a), "service_tier": "default", "system_fingerprint": "fp_emulator"}
+        message["tool_calls"] = [
+            {
+                "id": a.tool_call.id,
+                "type": "function",
+                "function": {"name": a.tool_call.name, "arguments": a.tool_call.arguments},
+            }
+        ]
+    return {
+        "id": ids.new("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls" if a.tool_call else "stop"}
+        ],
+        "usage": _chat_usage(a),
+        "service_tier": "default",
+        "system_fingerprint": "fp_emulator",
+    }
 
 
 class ChatStream(WireStream):
@@ -199,8 +249,15 @@ class ChatStream(WireStream):
         self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
 
     def _chunk(self, choices: list[dict[str, Any]], usage: Any = None) -> bytes:
-        chunk = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                 "service_tier": "default", "system_fingerprint": "fp_emulator", "choices": choices}
+        chunk = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "service_tier": "default",
+            "system_fingerprint": "fp_emulator",
+            "choices": choices,
+        }
         if self.include_usage:  # with include_usage every chunk has the key, null until the last one
             chunk["usage"] = usage
         return sse(None, chunk)
@@ -222,54 +279,91 @@ class ChatStream(WireStream):
             first = {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
             yield Frame(self._delta({"tool_calls": [first]}), content=True)
             for frag in fragments(call.arguments):
-                yield Frame(self._delta({"tool_calls": [{"index": 0, "function": {"arguments": frag}}]}),
-                            content=True)
+                yield Frame(self._delta({"tool_calls": [{"index": 0, "function": {"arguments": frag}}]}), content=True)
         yield Frame(self._delta({}, "tool_calls" if a.tool_call else "stop"))
         if self.include_usage:
             yield Frame(self._chunk([], _chat_usage(a)))
         yield Frame(sse(None, "[DONE]"))
 
     def error_frames(self) -> list[Frame]:
-        kind, code, message = _OPENAI_ERRORS[500]
+        kind, _code, message = _OPENAI_ERRORS[500]
         return [Frame(sse(None, {"error": {"message": message, "type": kind, "param": None, "code": "server_error"}}))]
 
 
 # -------------------------------------------------------------------------------- openai responses
 def _responses_usage(a: Answer) -> dict[str, Any]:
-    return {"input_tokens": a.input_tokens, "input_tokens_details": {"cached_tokens": a.cached_tokens},
-            "output_tokens": a.output_tokens, "output_tokens_details": {"reasoning_tokens": a.reasoning_tokens},
-            "total_tokens": a.input_tokens + a.output_tokens}
+    return {
+        "input_tokens": a.input_tokens,
+        "input_tokens_details": {"cached_tokens": a.cached_tokens},
+        "output_tokens": a.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": a.reasoning_tokens},
+        "total_tokens": a.input_tokens + a.output_tokens,
+    }
 
 
 def _responses_items(a: Answer, ids: Ids) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     if a.thinking is not None:
-        item: dict[str, Any] = {"id": ids.new("rs_"), "type": "reasoning",
-                                "summary": [{"type": "summary_text", "text": a.thinking}]}
+        item: dict[str, Any] = {
+            "id": ids.new("rs_"),
+            "type": "reasoning",
+            "summary": [{"type": "summary_text", "text": a.thinking}],
+        }
         if a.signature:
             item["encrypted_content"] = a.signature
         items.append(item)
-    items.append({"id": ids.new("msg_"), "type": "message", "status": "completed", "role": "assistant",
-                  "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": a.text}]})
+    items.append(
+        {
+            "id": ids.new("msg_"),
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": a.text}],
+        }
+    )
     if a.tool_call:
-        items.append({"id": ids.new("fc_"), "type": "function_call", "status": "completed",
-                      "arguments": a.tool_call.arguments, "call_id": a.tool_call.id, "name": a.tool_call.name})
+        items.append(
+            {
+                "id": ids.new("fc_"),
+                "type": "function_call",
+                "status": "completed",
+                "arguments": a.tool_call.arguments,
+                "call_id": a.tool_call.id,
+                "name": a.tool_call.name,
+            }
+        )
     return items
 
 
 def _response_object(body: dict[str, Any], model: str, resp_id: str, created: int) -> dict[str, Any]:
     """The response envelope in_progress; the request's settings are echoed as the real API does."""
-    return {"id": resp_id, "object": "response", "created_at": created, "status": "in_progress",
-            "background": False, "error": None, "incomplete_details": None,
-            "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-            "model": model, "output": [], "parallel_tool_calls": body.get("parallel_tool_calls", True),
-            "previous_response_id": body.get("previous_response_id"),
-            "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
-            "service_tier": "default", "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
-            "text": {"format": {"type": "text"}, "verbosity": "medium"},
-            "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [],
-            "top_p": body.get("top_p", 1.0), "truncation": "disabled", "usage": None, "user": None,
-            "metadata": body.get("metadata") or {}}
+    return {
+        "id": resp_id,
+        "object": "response",
+        "created_at": created,
+        "status": "in_progress",
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": model,
+        "output": [],
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": body.get("reasoning") or {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": "disabled",
+        "usage": None,
+        "user": None,
+        "metadata": body.get("metadata") or {},
+    }
 
 
 def _response_completed(a: Answer, body: dict[str, Any], model: str, ids: Ids) -> dict[str, Any]:
@@ -314,8 +408,9 @@ class ResponsesStream(WireStream):
     def _message(self, index: int, item: dict[str, Any]) -> Iterator[Frame]:
         ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
         part = item["content"][0]
-        yield self._event("response.output_item.added", output_index=index,
-                          item={**item, "status": "in_progress", "content": []})
+        yield self._event(
+            "response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []}
+        )
         yield self._event("response.content_part.added", **ids, part={**part, "text": ""})
         for p in pieces(part["text"]):
             yield self._event("response.output_text.delta", True, **ids, delta=p, logprobs=[])
@@ -325,8 +420,9 @@ class ResponsesStream(WireStream):
 
     def _function_call(self, index: int, item: dict[str, Any]) -> Iterator[Frame]:
         ids = {"item_id": item["id"], "output_index": index}
-        yield self._event("response.output_item.added", output_index=index,
-                          item={**item, "status": "in_progress", "arguments": ""})
+        yield self._event(
+            "response.output_item.added", output_index=index, item={**item, "status": "in_progress", "arguments": ""}
+        )
         for frag in fragments(item["arguments"]):
             yield self._event("response.function_call_arguments.delta", True, **ids, delta=frag)
         yield self._event("response.function_call_arguments.done", **ids, arguments=item["arguments"])
@@ -335,8 +431,9 @@ class ResponsesStream(WireStream):
     def error_frames(self) -> list[Frame]:
         # the real API nests the error object (NOTES §3.4), then fails the response
         message = _OPENAI_ERRORS[500][2]
-        error = self._event("error", error={"type": "server_error", "code": "server_error",
-                                            "message": message, "param": None})
+        error = self._event(
+            "error", error={"type": "server_error", "code": "server_error", "message": message, "param": None}
+        )
         failed = {**self.response, "status": "failed", "error": {"code": "server_error", "message": message}}
         return [error, self._event("response.failed", response=failed)]
 
@@ -369,7 +466,13 @@ def in_stream_error_status(api: str) -> int:
 def models_list(anthropic_shape: bool, models: list[str]) -> dict[str, Any]:
     if anthropic_shape:
         data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in models]
-        return {"data": data, "has_more": False, "first_id": models[0] if models else None,
-                "last_id": models[-1] if models else None}
-    return {"object": "list",
-            "data": [{"id": m, "object": "model", "created": 1735689600, "owned_by": "emulator"} for m in models]}
+        return {
+            "data": data,
+            "has_more": False,
+            "first_id": models[0] if models else None,
+            "last_id": models[-1] if models else None,
+        }
+    return {
+        "object": "list",
+        "data": [{"id": m, "object": "model", "created": 1735689600, "owned_by": "emulator"} for m in models],
+    }

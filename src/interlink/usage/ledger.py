@@ -12,6 +12,7 @@ Reports aggregate in SQL (tokens, cost, requests, errors, mean latency) by key, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections import defaultdict, deque
@@ -38,7 +39,9 @@ _SUMMED = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_to
 class Ledger:
     """Batched, non-blocking writes of `UsageRecord`s, and reports over them."""
 
-    def __init__(self, db: Database, *, batch_size: int = 1000, interval: float = 1.0, max_queue: int = 100_000) -> None:
+    def __init__(
+        self, db: Database, *, batch_size: int = 1000, interval: float = 1.0, max_queue: int = 100_000
+    ) -> None:
         self.db = db
         self.batch_size = batch_size
         self.interval = interval
@@ -70,7 +73,7 @@ class Ledger:
             return
         try:
             row = rec.values(text_ts=self._text_ts)
-        except Exception:  # noqa: BLE001 - a malformed record must not fail the request it describes
+        except Exception:
             self.dropped += 1
             log.exception("usage record dropped: it cannot be stored", extra={"fields": {"request_id": rec.request_id}})
             return
@@ -98,25 +101,24 @@ class Ledger:
             await self._arrived.wait()
             if self._closed:
                 return
-            try:
+            with contextlib.suppress(TimeoutError):
                 # Give a batch `interval` seconds to fill; a full batch goes at once.
                 await asyncio.wait_for(self._full.wait(), self.interval)
-            except TimeoutError:
-                pass
             try:
                 await self.flush()
                 backoff = self.interval
-            except Exception as exc:  # noqa: BLE001 - the writer must outlive a database outage
-                log.warning("usage batch not written, will retry: %s", type(exc).__name__,
-                            extra={"fields": {"pending": len(self._pending), "retry_in_s": backoff}})
+            except Exception as exc:
+                log.warning(
+                    "usage batch not written, will retry: %s",
+                    type(exc).__name__,
+                    extra={"fields": {"pending": len(self._pending), "retry_in_s": backoff}},
+                )
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
-        except TimeoutError:
-            pass
 
     async def flush(self) -> None:
         """Write everything queued now. A failed batch goes back to the front of the queue."""
@@ -152,7 +154,7 @@ class Ledger:
             try:
                 await self.flush()
                 break
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.error("usage flush at shutdown failed (attempt %d): %s", attempt + 1, type(exc).__name__)
                 await asyncio.sleep(0.5 * (attempt + 1))
         else:
@@ -165,7 +167,9 @@ class Ledger:
 
     async def spent(self, key_id: str, since: datetime | None = None) -> float:
         """USD spent by a key since `since` (all time when None), as written to the database."""
-        query = sa.select(sa.func.coalesce(sa.func.sum(usage_table.c.cost_usd), 0.0)).where(usage_table.c.key_id == key_id)
+        query = sa.select(sa.func.coalesce(sa.func.sum(usage_table.c.cost_usd), 0.0)).where(
+            usage_table.c.key_id == key_id
+        )
         if since is not None:
             query = query.where(usage_table.c.ts >= since)
         async with self.db.engine.connect() as conn:
@@ -207,8 +211,15 @@ class Ledger:
 
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
-    for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-                 "requests", "errors"):
+    for name in (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "requests",
+        "errors",
+    ):
         row[name] = int(row[name] or 0)
     row["cost_usd"] = round(float(row["cost_usd"] or 0.0), 6)
     latency = row.get("avg_latency_ms")
@@ -230,7 +241,7 @@ _RELATIVE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 
 
 def parse_since(text: str | None, now: datetime | None = None) -> datetime | None:
-    """"7d", "24h", "2w" (relative to now) or "YYYY-MM-DD" (that UTC midnight); None/"" → None."""
+    """ "7d", "24h", "2w" (relative to now) or "YYYY-MM-DD" (that UTC midnight); None/"" → None."""
     if not text:
         return None
     now = now or datetime.now(UTC)

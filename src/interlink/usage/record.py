@@ -48,15 +48,34 @@ class UsageRecord:
         microseconds) so the ledger's writer thread has no Python left to run per row.
         `text_ts`: the timestamp as SQLite stores it (naive UTC text, exactly SQLAlchemy's
         format, so both writers' rows compare alike); otherwise an aware datetime."""
-        ts = self.ts if self.ts.tzinfo else self.ts.replace(tzinfo=UTC)
+        aware = self.ts if self.ts.tzinfo else self.ts.replace(tzinfo=UTC)
+        ts: datetime | str = aware
         if text_ts:
-            ts = ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            ts = aware.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         repairs = self.repairs if isinstance(self.repairs, str) else ",".join(self.repairs)
         return (
-            self.request_id, self.model, ts, self.key_id, self.key_name, self.client_api, self.provider,
-            self.upstream_model, self.input_tokens, self.output_tokens, self.cache_read_tokens,
-            self.cache_write_tokens, self.reasoning_tokens or 0, self.cost_usd, self.status, self.outcome,
-            self.error_kind, self.attempts, repairs, self.latency_ms, self.ttft_ms, bool(self.stream),
+            self.request_id,
+            self.model,
+            ts,
+            self.key_id,
+            self.key_name,
+            self.client_api,
+            self.provider,
+            self.upstream_model,
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.reasoning_tokens or 0,
+            self.cost_usd,
+            self.status,
+            self.outcome,
+            self.error_kind,
+            self.attempts,
+            repairs,
+            self.latency_ms,
+            self.ttft_ms,
+            bool(self.stream),
         )
 
 

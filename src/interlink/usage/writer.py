@@ -60,14 +60,16 @@ class SQLiteWriter:
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         if self._conn is None:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
             configure_sqlite(conn)
             self._conn = conn
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                chunk = rows[start:start + ROWS_PER_STATEMENT]
+                chunk = rows[start : start + ROWS_PER_STATEMENT]
                 conn.execute(_insert_sql(len(chunk)), list(chain.from_iterable(chunk)))
         except BaseException:
             conn.execute("ROLLBACK")
@@ -100,7 +102,7 @@ class EngineWriter:
 
     async def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         if self._engine is None:
-            from interlink.store import Database  # noqa: PLC0415 — a second engine, on this loop
+            from interlink.store import Database
 
             self._engine = Database(self.url)
         async with self._engine.engine.begin() as conn:

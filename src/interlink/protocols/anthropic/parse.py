@@ -10,7 +10,7 @@ upstream. Every malformed field is a 400 naming its JSON path.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -32,7 +32,7 @@ from interlink.core import (
     ToolResultBlock,
     ToolSpec,
 )
-from interlink.core.request import Passthrough
+from interlink.core.request import Passthrough, Role, ToolMode
 from interlink.protocols.fields import body_object, check, join, one_of, optional, required
 
 FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version")
@@ -81,9 +81,7 @@ def _parse(body: Any, headers: Mapping[str, str], *, need_max_tokens: bool) -> C
     if metadata is not None:
         request.user = optional(metadata, "user_id", "metadata", str)
     request.ignored = [name for name in _UNMODELLED if obj.get(name) is not None]
-    request.passthrough = Passthrough(
-        api="anthropic", body=obj, headers=_forwarded(headers)
-    )
+    request.passthrough = Passthrough(api="anthropic", body=obj, headers=_forwarded(headers))
     return request
 
 
@@ -122,9 +120,7 @@ def _text_block(block: dict[str, Any], path: str) -> TextBlock:
     if kind != "text":
         raise GatewayError.invalid(f"{path}.type: expected 'text', got {kind!r}", join(path, "type"))
     citations = optional(block, "citations", path, list)
-    return TextBlock(
-        text=required(block, "text", path, str), cache=_cache(block, path), citations=citations
-    )
+    return TextBlock(text=required(block, "text", path, str), cache=_cache(block, path), citations=citations)
 
 
 def _message(raw: Any, path: str) -> Message:
@@ -136,7 +132,7 @@ def _message(raw: Any, path: str) -> Message:
         blocks: list[Block] = [TextBlock(text=content)]
     else:
         blocks = [_block(check(b, f"{where}[{i}]", dict), f"{where}[{i}]") for i, b in enumerate(content)]
-    return Message(role=role, content=blocks)
+    return Message(role=cast(Role, role), content=blocks)
 
 
 def _block(block: dict[str, Any], path: str) -> Block:
@@ -152,9 +148,7 @@ def _block(block: dict[str, Any], path: str) -> Block:
             return _tool_result(block, path)
         case "thinking":
             signature = optional(block, "signature", path, str, default="")
-            return ReasoningBlock(
-                text=required(block, "thinking", path, str), opaque=_signature(signature)
-            )
+            return ReasoningBlock(text=required(block, "thinking", path, str), opaque=_signature(signature))
         case "redacted_thinking":
             data = required(block, "data", path, str)
             return ReasoningBlock(opaque=Opaque.decode(data) or Opaque("anthropic", "redacted", data))
@@ -249,7 +243,7 @@ def _tool_choice(obj: dict[str, Any], request: ChatRequest) -> None:
     if kind == "tool":
         request.tool_choice = ToolChoice("tool", required(raw, "name", "tool_choice", str))
     else:
-        request.tool_choice = ToolChoice({"any": "required"}.get(kind, kind))  # type: ignore[arg-type]
+        request.tool_choice = ToolChoice(cast(ToolMode, "required" if kind == "any" else kind))
     disable = optional(raw, "disable_parallel_tool_use", "tool_choice", bool)
     if disable is not None:
         request.parallel_tool_calls = not disable

@@ -38,6 +38,7 @@ from interlink.core import (
     ToolCallBlock,
     Usage,
 )
+from interlink.protocols import ModelRename
 from interlink.protocols.anthropic.errors import error_body
 from interlink.protocols.anthropic.render import (
     message_id,
@@ -45,7 +46,6 @@ from interlink.protocols.anthropic.render import (
     render_usage,
     signature_for,
 )
-from interlink.protocols import ModelRename
 from interlink.sse import ServerSentEvent, encode_event
 
 
@@ -132,7 +132,7 @@ class AnthropicStreamEncoder:
             return b""
         self.started = True
         self.usage = event.usage or Usage()
-        message = {
+        message: dict[str, Any] = {
             "id": message_id(event.id),
             "type": "message",
             "role": "assistant",
@@ -174,9 +174,7 @@ class AnthropicStreamEncoder:
     def _open(self, content_block: dict[str, Any]) -> bytes:
         self.open_index = self.next_index
         self.next_index += 1
-        return self._frame(
-            {"type": "content_block_start", "index": self.open_index, "content_block": content_block}
-        )
+        return self._frame({"type": "content_block_start", "index": self.open_index, "content_block": content_block})
 
     def _emit_delta(self, delta: dict[str, Any]) -> bytes:
         return self._frame({"type": "content_block_delta", "index": self.open_index, "delta": delta})
@@ -228,7 +226,7 @@ class AnthropicStreamEncoder:
         out = b""
         if self.held is not None:
             out, self.held = self._flush() + b"".join(self.held), None
-        if self.pending_text_start and self.open_block.citations:  # type: ignore[union-attr]
+        if self.pending_text_start and isinstance(self.open_block, TextBlock) and self.open_block.citations:
             out += self._text("")
         if self.open_index is not None:
             out += self._citations()
@@ -264,4 +262,3 @@ class AnthropicStreamEncoder:
         # No content_block_stop first: the block the client sees open is what makes it retry.
         self.held, self.pending_stop, self.done = None, b"", True
         return frame(error_body(error))
-

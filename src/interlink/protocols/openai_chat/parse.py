@@ -8,7 +8,7 @@ Every rejection is a 400 naming the offending JSON path.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -29,7 +29,7 @@ from interlink.core import (
     ToolResultBlock,
     ToolSpec,
 )
-from interlink.core.request import Passthrough
+from interlink.core.request import FormatType, Passthrough, ToolMode
 from interlink.protocols.fields import body_object, check, join, one_of, optional, required
 
 API = "openai-chat"
@@ -185,10 +185,7 @@ def _assistant_content(msg: dict[str, Any], path: str) -> list[Block]:
 def _reasoning(msg: dict[str, Any], path: str) -> list[ReasoningBlock]:
     thinking_blocks = optional(msg, "thinking_blocks", path, list)
     if thinking_blocks:
-        return [
-            _thinking_block(tb, join(join(path, "thinking_blocks"), j))
-            for j, tb in enumerate(thinking_blocks)
-        ]
+        return [_thinking_block(tb, join(join(path, "thinking_blocks"), j)) for j, tb in enumerate(thinking_blocks)]
     text = optional(msg, "reasoning_content", path, str)
     if text is None:
         text = optional(msg, "reasoning", path, str)
@@ -279,14 +276,14 @@ def _tool_spec(tool: Any, path: str) -> ToolSpec:
 def _tool_choice(choice: Any, request: ChatRequest) -> ToolChoice:
     if isinstance(choice, str):
         mode = one_of(choice, "tool_choice", ("none", "auto", "required"))
-        return ToolChoice(mode=mode)  # type: ignore[arg-type]
+        return ToolChoice(mode=cast(ToolMode, mode))
     choice = check(choice, "tool_choice", dict)
     kind = one_of(choice.get("type"), "tool_choice.type", ("function", "allowed_tools"))
     if kind == "allowed_tools":
         allowed = required(choice, "allowed_tools", "tool_choice", dict)
         mode = one_of(allowed.get("mode", "auto"), "tool_choice.allowed_tools.mode", ("auto", "required"))
         request.ignored.append("tool_choice.allowed_tools.tools")
-        return ToolChoice(mode=mode)  # type: ignore[arg-type]
+        return ToolChoice(mode=cast(ToolMode, mode))
     function = required(choice, "function", "tool_choice", dict)
     return ToolChoice(mode="tool", name=required(function, "name", "tool_choice.function", str))
 
@@ -330,7 +327,7 @@ def _response_format(obj: dict[str, Any]) -> ResponseFormat | None:
         return None
     kind = one_of(value.get("type"), "response_format.type", ("text", "json_object", "json_schema"))
     if kind != "json_schema":
-        return ResponseFormat(type=kind)  # type: ignore[arg-type]
+        return ResponseFormat(type=cast(FormatType, kind))
     spec = required(value, "json_schema", "response_format", dict)
     path = "response_format.json_schema"
     return ResponseFormat(

@@ -31,6 +31,7 @@ from interlink.core import (
     ToolCallBlock,
     Usage,
 )
+from interlink.protocols import ModelRename
 from interlink.protocols.openai_chat.errors import error_object
 from interlink.protocols.openai_chat.render import (
     completion_id,
@@ -38,7 +39,6 @@ from interlink.protocols.openai_chat.render import (
     thinking_block,
     usage_json,
 )
-from interlink.protocols import ModelRename
 from interlink.sse import ServerSentEvent, encode_comment, encode_event
 
 

@@ -10,7 +10,7 @@ accepted (the AI SDK defaults to it) and reported as ignored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from interlink.core import (
     ChatRequest,
@@ -28,14 +28,14 @@ from interlink.core import (
     ToolResultBlock,
     ToolSpec,
 )
-from interlink.core.request import Passthrough
+from interlink.core.request import FormatType, Passthrough, Role, ToolMode
 from interlink.protocols.fields import body_object, check, join, one_of, optional, required
 
 API = "openai-responses"
 _FORWARDED_HEADERS = ("openai-beta",)
 _STATELESS = (
     "this gateway is stateless: send `store: false` and the full conversation as input items "
-    "(with `include: [\"reasoning.encrypted_content\"]` to replay reasoning)"
+    '(with `include: ["reasoning.encrypted_content"]` to replay reasoning)'
 )
 
 
@@ -133,13 +133,15 @@ def _append(request: ChatRequest, role: str, blocks: list[Any], *, merge: bool) 
     if merge and last is not None and last.role == role:
         last.content.extend(blocks)
     else:
-        request.messages.append(Message(role=role, content=list(blocks)))  # type: ignore[arg-type]
+        request.messages.append(Message(role=cast(Role, role), content=list(blocks)))
 
 
 def _append_tool_result(request: ChatRequest, block: ToolResultBlock) -> None:
     last = request.messages[-1] if request.messages else None
-    if last is not None and last.role == "user" and all(
-        isinstance(b, (ToolResultBlock, RawBlock)) for b in last.content
+    if (
+        last is not None
+        and last.role == "user"
+        and all(isinstance(b, (ToolResultBlock, RawBlock)) for b in last.content)
     ):
         last.content.append(block)
     else:
@@ -268,7 +270,7 @@ def _tool_choice(value: Any, request: ChatRequest) -> ToolChoice | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return ToolChoice(mode=one_of(value, "tool_choice", ("none", "auto", "required")))  # type: ignore[arg-type]
+        return ToolChoice(mode=cast(ToolMode, one_of(value, "tool_choice", ("none", "auto", "required"))))
     choice = check(value, "tool_choice", str, dict)
     kind = check(choice.get("type"), "tool_choice.type", str)
     if kind in ("function", "custom"):
@@ -276,7 +278,7 @@ def _tool_choice(value: Any, request: ChatRequest) -> ToolChoice | None:
     if kind == "allowed_tools":
         mode = one_of(choice.get("mode", "auto"), "tool_choice.mode", ("auto", "required"))
         request.ignored.append("tool_choice.allowed_tools")
-        return ToolChoice(mode=mode)  # type: ignore[arg-type]
+        return ToolChoice(mode=cast(ToolMode, mode))
     # A hosted tool forced by type (web_search, file_search, ...): closest is "required".
     request.ignored.append("tool_choice")
     return ToolChoice(mode="required")
@@ -317,7 +319,7 @@ def _response_format(fmt: dict[str, Any]) -> ResponseFormat:
     path = "text.format"
     kind = one_of(fmt.get("type"), join(path, "type"), ("text", "json_object", "json_schema"))
     if kind != "json_schema":
-        return ResponseFormat(type=kind)  # type: ignore[arg-type]
+        return ResponseFormat(type=cast(FormatType, kind))
     return ResponseFormat(
         type="json_schema",
         name=optional(fmt, "name", path, str),

@@ -124,8 +124,8 @@ def _tool_choice(request: ChatRequest) -> Any:
     if choice is None:
         return "auto"
     if choice.mode == "tool":
-        raw = next((t for t in request.tools if t.name == choice.name and t.raw is not None), None)
-        return {"type": "custom" if raw and raw.raw.get("type") == "custom" else "function", "name": choice.name}
+        raw = next((t.raw for t in request.tools if t.name == choice.name and t.raw is not None), None)
+        return {"type": "custom" if raw and raw.get("type") == "custom" else "function", "name": choice.name}
     return choice.mode
 
 

@@ -38,6 +38,7 @@ from interlink.core import (
     ToolCallBlock,
     Usage,
 )
+from interlink.protocols import ModelRename
 from interlink.protocols.openai_responses.errors import error_object, response_error
 from interlink.protocols.openai_responses.render import (
     API,
@@ -51,7 +52,6 @@ from interlink.protocols.openai_responses.render import (
     text_part,
     usage_object,
 )
-from interlink.protocols import ModelRename
 from interlink.sse import ServerSentEvent, encode_comment, encode_event
 
 
@@ -264,8 +264,6 @@ class ResponsesStreamEncoder:
         if not self._response_id:
             self._response_id = new_id("resp_")
         body = error_object(error)
-        out = self._event(
-            "error", error=body, code=body["code"], message=body["message"], param=body["param"]
-        )
+        out = self._event("error", error=body, code=body["code"], message=body["message"], param=body["param"])
         failed = self._response("failed", error=response_error(error))
         return out + self._event("response.failed", response=failed)

@@ -21,9 +21,7 @@ class AnthropicCodec:
         settings: ProviderSettings,
         stream: bool,
     ) -> UpstreamRequest:
-        return request.build_request(
-            request_, upstream_model=upstream_model, settings=settings, stream=stream
-        )
+        return request.build_request(request_, upstream_model=upstream_model, settings=settings, stream=stream)
 
     def parse_response(self, body: bytes, *, settings: ProviderSettings) -> ChatResponse:
         return response.parse_response(body, provider=settings.name)

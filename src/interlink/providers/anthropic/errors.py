@@ -32,8 +32,8 @@ _SPEND_CODES = {"enforced_spend_limit_reached", "spend_limit_reached", "billing_
 
 
 def kind_for_type(error_type: str | None, status: int | None = None) -> ErrorKind:
-    if error_type in _KINDS:
-        return _KINDS[error_type]  # type: ignore[index]
+    if error_type is not None and error_type in _KINDS:
+        return _KINDS[error_type]
     if status is not None:
         return kind_for_status(status)
     return ErrorKind.API_ERROR

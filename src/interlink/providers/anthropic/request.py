@@ -27,7 +27,7 @@ from interlink.core import (
     ToolResultBlock,
 )
 from interlink.core.content import CacheControl
-from interlink.providers import apply_overrides, ProviderSettings, UpstreamRequest
+from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096

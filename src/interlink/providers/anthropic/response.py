@@ -100,9 +100,7 @@ def parse_response(body: bytes, *, provider: str | None) -> ChatResponse:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise GatewayError(
-            ErrorKind.CONNECTION, f"upstream returned invalid JSON: {exc}", provider=provider
-        ) from None
+        raise GatewayError(ErrorKind.CONNECTION, f"upstream returned invalid JSON: {exc}", provider=provider) from None
     if not isinstance(payload, dict):
         raise GatewayError(ErrorKind.CONNECTION, "upstream returned a non-object body", provider=provider)
     if payload.get("type") == "error":

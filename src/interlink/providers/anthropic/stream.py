@@ -12,6 +12,7 @@ list of the text block already started (the assembler and encoders hold that sam
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +80,9 @@ class AnthropicStreamDecoder:
             # The official SDKs would raise on this event: end the stream with an error rather
             # than relay or skip what the client cannot parse.
             self.done = True
-            error = GatewayError(ErrorKind.API_ERROR, f"upstream sent a malformed event: {data[:200]}", provider=self.provider)
+            error = GatewayError(
+                ErrorKind.API_ERROR, f"upstream sent a malformed event: {data[:200]}", provider=self.provider
+            )
             return [StreamError(error)]
         if not isinstance(payload, dict):
             return []
@@ -89,8 +92,13 @@ class AnthropicStreamDecoder:
             return [StreamError(error_from_payload(payload, provider=self.provider))]
         if kind == "message_start":
             return self._message_start(payload)
-        if kind not in ("content_block_start", "content_block_delta", "content_block_stop",
-                        "message_delta", "message_stop"):
+        if kind not in (
+            "content_block_start",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop",
+        ):
             return []  # ping and event types added after this code was written
         if self.message_id is None:
             return self._fail(ErrorKind.API_ERROR, f"upstream sent {kind} before message_start")
@@ -142,30 +150,35 @@ class AnthropicStreamDecoder:
             case "text":
                 citations = block.get("citations")
                 text = TextBlock(text="", citations=[] if isinstance(citations, list) else None)
-                self.open = _Open(upstream, "text", self._new_index(), text=text)
-                events.append(BlockStart(self.open.index, text))  # type: ignore[arg-type]
+                index = self._new_index()
+                self.open = _Open(upstream, "text", index, text=text)
+                events.append(BlockStart(index, text))
                 if isinstance(citations, list) and citations:
-                    text.citations.extend(citations)  # type: ignore[union-attr]
+                    text.citations = list(citations)
                 events += self._delta(TextDelta(_str(block.get("text"))))
             case "thinking":
-                self.open = _Open(upstream, "reasoning", self._new_index())
-                events.append(BlockStart(self.open.index, ReasoningBlock()))  # type: ignore[arg-type]
+                index = self._new_index()
+                self.open = _Open(upstream, "reasoning", index)
+                events.append(BlockStart(index, ReasoningBlock()))
                 events += self._delta(ReasoningDelta(_str(block.get("thinking"))))
                 opaque = thinking_opaque(block.get("signature"))
                 events += self._delta(SignatureDelta(opaque)) if opaque else []
             case "redacted_thinking":
-                self.open = _Open(upstream, "reasoning", self._new_index())
+                index = self._new_index()
+                self.open = _Open(upstream, "reasoning", index)
                 redacted = ReasoningBlock(opaque=Opaque("anthropic", "redacted", _str(block.get("data"))))
-                events.append(BlockStart(self.open.index, redacted))  # type: ignore[arg-type]
+                events.append(BlockStart(index, redacted))
             case "tool_use":
-                self.open = _Open(upstream, "tool", self._new_index(), pending_input=block.get("input") or None)
+                index = self._new_index()
+                self.open = _Open(upstream, "tool", index, pending_input=block.get("input") or None)
                 call = ToolCallBlock(id=_str(block.get("id")), name=_str(block.get("name")))
-                events.append(BlockStart(self.open.index, call))  # type: ignore[arg-type]
+                events.append(BlockStart(index, call))
             case _ if "input" in block:
                 self.open = _Open(upstream, "held", None, held=block)
             case _:
-                self.open = _Open(upstream, "raw", self._new_index())
-                events.append(BlockStart(self.open.index, RawBlock("anthropic", block)))  # type: ignore[arg-type]
+                index = self._new_index()
+                self.open = _Open(upstream, "raw", index)
+                events.append(BlockStart(index, RawBlock("anthropic", block)))
         return events
 
     def _delta(self, delta: Any) -> list[Event]:
@@ -215,19 +228,20 @@ class AnthropicStreamDecoder:
         if current.kind == "held":
             return self._release_held(current)
         events: list[Event] = []
+        index = current.index
+        if index is None:  # only a held block has no index, and it was released above
+            return events
         if current.kind == "tool" and current.pending_input is not None:
-            events.append(BlockDelta(current.index, ToolArgsDelta(orjson.dumps(current.pending_input).decode())))  # type: ignore[arg-type]
-        events.append(BlockStop(current.index))  # type: ignore[arg-type]
+            events.append(BlockDelta(index, ToolArgsDelta(orjson.dumps(current.pending_input).decode())))
+        events.append(BlockStop(index))
         return events
 
     def _release_held(self, current: _Open) -> list[Event]:
         data = dict(current.held or {})
         text = "".join(current.json).strip()
         if text:
-            try:
+            with contextlib.suppress(orjson.JSONDecodeError):  # cut mid-JSON: keep the input the start gave
                 data["input"] = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                pass  # cut mid-JSON: keep the input the start gave
         index = self._new_index()
         return [BlockStart(index, RawBlock("anthropic", data)), BlockStop(index)]
 

@@ -27,9 +27,7 @@ class OpenAIChatCodec:
         settings: ProviderSettings,
         stream: bool,
     ) -> UpstreamRequest:
-        return request_builder.build_request(
-            request, upstream_model=upstream_model, settings=settings, stream=stream
-        )
+        return request_builder.build_request(request, upstream_model=upstream_model, settings=settings, stream=stream)
 
     def parse_response(self, body: bytes, *, settings: ProviderSettings) -> ChatResponse:
         return response.parse_response(body, settings=settings)

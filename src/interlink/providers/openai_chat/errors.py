@@ -118,9 +118,7 @@ def error_from_payload(
     )
 
 
-def map_error(
-    status: int, headers: Mapping[str, str], body: bytes, *, settings: ProviderSettings
-) -> GatewayError:
+def map_error(status: int, headers: Mapping[str, str], body: bytes, *, settings: ProviderSettings) -> GatewayError:
     try:
         payload: Any = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:

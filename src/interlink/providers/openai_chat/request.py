@@ -24,7 +24,7 @@ from interlink.core import (
     ToolResultBlock,
     ToolSpec,
 )
-from interlink.providers import apply_overrides, Preset, ProviderSettings, UpstreamRequest
+from interlink.providers import Preset, ProviderSettings, UpstreamRequest, apply_overrides
 
 API = "openai-chat"
 

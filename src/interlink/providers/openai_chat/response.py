@@ -111,18 +111,15 @@ def parse_response(body: bytes, *, settings: ProviderSettings) -> ChatResponse:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise GatewayError(
-            ErrorKind.CONNECTION, f"upstream sent invalid JSON: {exc}", provider=settings.name
-        ) from None
+        raise GatewayError(ErrorKind.CONNECTION, f"upstream sent invalid JSON: {exc}", provider=settings.name) from None
     if not isinstance(data, dict):
-        raise GatewayError(
-            ErrorKind.CONNECTION, "upstream response is not a JSON object", provider=settings.name
-        )
+        raise GatewayError(ErrorKind.CONNECTION, "upstream response is not a JSON object", provider=settings.name)
     if data.get("error"):
         raise error_from_payload(data, settings)
     choices = data.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    message = choice.get("message")
+    message = message if isinstance(message, dict) else {}
     content = _message_blocks(message)
     has_calls = any(isinstance(b, ToolCallBlock) for b in content)
     reason = stop_reason(choice.get("finish_reason"), has_calls)
@@ -156,7 +153,8 @@ def _message_blocks(message: dict[str, Any]) -> list[Block]:
     for call in message.get("tool_calls") or []:
         if not isinstance(call, dict):
             continue
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = call.get("function")
+        function = function if isinstance(function, dict) else {}
         blocks.append(
             ToolCallBlock(
                 id=str(call.get("id") or new_call_id()),

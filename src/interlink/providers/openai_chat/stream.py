@@ -126,9 +126,7 @@ class ChatStreamDecoder:
             return []
         if self._finish is not None:
             return self._end()
-        return self._fail(
-            GatewayError(ErrorKind.CONNECTION, "upstream stream ended before its terminal event")
-        )
+        return self._fail(GatewayError(ErrorKind.CONNECTION, "upstream stream ended before its terminal event"))
 
     # --- chunk reading ----------------------------------------------------------------------
 
@@ -220,7 +218,8 @@ class ChatStreamDecoder:
         if isinstance(call_id, str) and call_id and call.id is None:
             call.id = call_id
             self._by_id[call_id] = key
-        function = delta.get("function") if isinstance(delta.get("function"), dict) else {}
+        function = delta.get("function")
+        function = function if isinstance(function, dict) else {}
         name = function.get("name")
         if isinstance(name, str) and name and not call.name:
             call.name = name
@@ -266,9 +265,7 @@ class ChatStreamDecoder:
 
     def _end(self) -> list[Event]:
         if self._finish is None:
-            return self._fail(
-                GatewayError(ErrorKind.CONNECTION, "upstream stream ended without a finish_reason")
-            )
+            return self._fail(GatewayError(ErrorKind.CONNECTION, "upstream stream ended without a finish_reason"))
         self._done = True
         events = self._close_live() + self._flush_pending()
         has_calls = any(call.state == "closed" for call in self._calls.values())

@@ -70,9 +70,7 @@ def error_from_object(
     )
 
 
-def map_error(
-    status: int, headers: Mapping[str, str], body: bytes, *, settings: ProviderSettings
-) -> GatewayError:
+def map_error(status: int, headers: Mapping[str, str], body: bytes, *, settings: ProviderSettings) -> GatewayError:
     payload: Any = None
     try:
         payload = orjson.loads(body) if body else None

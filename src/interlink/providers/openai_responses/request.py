@@ -25,7 +25,7 @@ from interlink.core import (
     ToolCallBlock,
     ToolResultBlock,
 )
-from interlink.providers import apply_overrides, ProviderSettings, UpstreamRequest
+from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides
 
 API = "openai-responses"
 _ENCRYPTED = "reasoning.encrypted_content"
@@ -80,7 +80,8 @@ def _passthrough_body(raw: dict[str, Any], upstream_model: str, stream: bool, dr
     # Nothing is stored upstream either: the client gets everything it needs for the next turn.
     body["store"] = False
     if isinstance(body.get("reasoning"), dict):
-        include = body.get("include") if isinstance(body.get("include"), list) else []
+        include = body.get("include")
+        include = include if isinstance(include, list) else []
         if _ENCRYPTED not in include:
             body["include"] = [*include, _ENCRYPTED]
     return body

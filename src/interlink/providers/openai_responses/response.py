@@ -118,11 +118,14 @@ def parse_response(body: bytes, *, settings: ProviderSettings) -> ChatResponse:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise GatewayError(ErrorKind.CONNECTION, f"upstream returned invalid JSON: {exc}", provider=settings.name)
+        raise GatewayError(
+            ErrorKind.CONNECTION, f"upstream returned invalid JSON: {exc}", provider=settings.name
+        ) from None
     if not isinstance(data, dict):
         raise GatewayError(ErrorKind.CONNECTION, "upstream returned a non-object response", provider=settings.name)
     if data.get("status") == "failed" or isinstance(data.get("error"), dict):
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        error = data.get("error")
+        error = error if isinstance(error, dict) else {}
         raise error_from_object(error, default=ErrorKind.API_ERROR, provider=settings.name)
     output = [item for item in data.get("output") or [] if isinstance(item, dict)]
     blocks = [block for item in output for block in item_blocks(item)]
