@@ -33,7 +33,7 @@ async def _pg_admin(sql: str) -> str:
             continue
         try:
             conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=user, database=PG_ADMIN_DB, timeout=3)
-        except Exception as exc:  # noqa: BLE001 - try the next user, report the last reason
+        except Exception as exc:
             last = exc
             continue
         try:
@@ -49,7 +49,7 @@ def create_pg_database() -> str:
     name = f"interlink_test_{secrets.token_hex(4)}"
     try:
         user = asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         reason = f"Postgres at {PG_HOST}:{PG_PORT} (database {PG_ADMIN_DB}) is unreachable: {exc}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason} (CI=true: Postgres tests must run)")
@@ -93,6 +93,7 @@ async def _empty(db: Database) -> None:
     async with db.engine.begin() as conn:
         await conn.execute(sa.text("DELETE FROM usage"))
         await conn.execute(sa.text("DELETE FROM api_keys"))
+        await conn.execute(sa.text("DELETE FROM audit_log"))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.applications import Starlette
 
+from interlink.auth.audit import AuditLog
 from interlink.auth.keys import KeyStore
 from interlink.server.admin import admin_routes
 from interlink.store import Database
@@ -19,7 +20,7 @@ from interlink.usage.record import UsageRecord
 @pytest.fixture
 async def client(db: Database) -> AsyncIterator[tuple[httpx.AsyncClient, KeyStore, Ledger]]:
     keys, ledger = KeyStore(db), Ledger(db)
-    app = Starlette(routes=admin_routes(keys, ledger))
+    app = Starlette(routes=admin_routes(keys, ledger, AuditLog(db)))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://admin") as http:
         yield http, keys, ledger
     await ledger.close()
@@ -27,9 +28,18 @@ async def client(db: Database) -> AsyncIterator[tuple[httpx.AsyncClient, KeyStor
 
 async def test_create_list_revoke(client, db: Database) -> None:  # type: ignore[no-untyped-def]
     http, keys, _ = client
-    created = await http.post("/admin/keys", json={"name": "ci", "scopes": ["inference"], "models": "gpt-4o,o3",
-                                                   "rpm": 10, "budget_usd": 2.5, "period": "week",
-                                                   "expires": "2099-12-31"})
+    created = await http.post(
+        "/admin/keys",
+        json={
+            "name": "ci",
+            "scopes": ["inference"],
+            "models": "gpt-4o,o3",
+            "rpm": 10,
+            "budget_usd": 2.5,
+            "period": "week",
+            "expires": "2099-12-31",
+        },
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     secret = body["secret"]
@@ -50,8 +60,16 @@ async def test_create_list_revoke(client, db: Database) -> None:  # type: ignore
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"scopes": ["inference"]}', b'{"name": "x", "rpm": "ten"}', b'{"name": "x", "colour": 1}',
-     b'{"name": "x", "scopes": ["root"]}', b'{"name": "x", "period": "day"}', b'{"name": "x", "budget_usd": true}'],
+    [
+        b"not json",
+        b"[]",
+        b'{"scopes": ["inference"]}',
+        b'{"name": "x", "rpm": "ten"}',
+        b'{"name": "x", "colour": 1}',
+        b'{"name": "x", "scopes": ["root"]}',
+        b'{"name": "x", "period": "day"}',
+        b'{"name": "x", "budget_usd": true}',
+    ],
 )
 async def test_create_rejects_bad_bodies(client, body: bytes) -> None:  # type: ignore[no-untyped-def]
     http, _, _ = client
@@ -71,8 +89,9 @@ async def test_duplicate_name_is_400(client) -> None:  # type: ignore[no-untyped
 async def test_usage_report(client, db: Database) -> None:  # type: ignore[no-untyped-def]
     http, _, ledger = client
     for i, model in enumerate(["gpt-4o", "gpt-4o", "o3"]):
-        ledger.record(UsageRecord(request_id=f"r{i}", model=model, key_id="k", key_name="n", input_tokens=10,
-                                  cost_usd=0.5))
+        ledger.record(
+            UsageRecord(request_id=f"r{i}", model=model, key_id="k", key_name="n", input_tokens=10, cost_usd=0.5)
+        )
     await ledger.flush()
     by_model = (await http.get("/admin/usage", params={"by": "model", "since": "24h"})).json()
     assert by_model["by"] == "model" and by_model["since"]

@@ -35,8 +35,12 @@ def cli(store_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch):  # type: ign
     runner = CliRunner()
 
     def run(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(app, [*args[:2], "--config", str(config), *args[2:]] if args[0] != "usage"
-                             else ["usage", "--config", str(config), *args[1:]])
+        return runner.invoke(
+            app,
+            [*args[:2], "--config", str(config), *args[2:]]
+            if args[0] != "usage"
+            else ["usage", "--config", str(config), *args[1:]],
+        )
 
     yield run
     empty_store(store_url)
@@ -45,14 +49,33 @@ def cli(store_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch):  # type: ign
 def test_db_upgrade(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert "revision 0001" in result.output
+    assert "revision 0002" in result.output
     assert cli("db", "upgrade").exit_code == 0
 
 
 def test_keys_create_list_revoke(cli, store_url: str) -> None:  # type: ignore[no-untyped-def]
-    created = cli("keys", "create", "--name", "alice", "--scope", "inference,models,admin", "--models", "gpt-4o,o3",
-                  "--rpm", "60", "--tpm", "100000", "--max-streams", "3", "--budget-usd", "12.5", "--period", "week",
-                  "--expires", "2099-01-31")
+    created = cli(
+        "keys",
+        "create",
+        "--name",
+        "alice",
+        "--scope",
+        "inference,models,admin",
+        "--models",
+        "gpt-4o,o3",
+        "--rpm",
+        "60",
+        "--tpm",
+        "100000",
+        "--max-streams",
+        "3",
+        "--budget-usd",
+        "12.5",
+        "--period",
+        "week",
+        "--expires",
+        "2099-01-31",
+    )
     assert created.exit_code == 0, created.output
     secrets = SECRET.findall(created.output)
     assert len(secrets) == 1 and "Store it now" in created.output
@@ -60,8 +83,19 @@ def test_keys_create_list_revoke(cli, store_url: str) -> None:  # type: ignore[n
 
     listed = cli("keys", "list")
     assert listed.exit_code == 0, listed.output
-    for text in ("alice", "bob", "admin", "gpt-4o,o3", "60 rpm", "100,000 tpm", "3 streams", "$12.50/week",
-                 "2099-02-01", "active", secrets[0][:10]):
+    for text in (
+        "alice",
+        "bob",
+        "admin",
+        "gpt-4o,o3",
+        "60 rpm",
+        "100,000 tpm",
+        "3 streams",
+        "$12.50/week",
+        "2099-02-01",
+        "active",
+        secrets[0][:10],
+    ):
         assert text in listed.output, text
     assert not SECRET.search(listed.output)
 
@@ -90,9 +124,18 @@ def test_usage_tables(cli, store_url: str) -> None:  # type: ignore[no-untyped-d
         ledger = Ledger(db)
         now = datetime.now(UTC)
         for i, (model, days_ago) in enumerate([("gpt-4o", 0), ("gpt-4o", 0), ("o3", 3), ("o3", 30)]):
-            ledger.record(UsageRecord(request_id=f"r{i}", model=model, key_id="key_1", key_name="team-a",
-                                      ts=now - timedelta(days=days_ago), input_tokens=1000, output_tokens=10,
-                                      cost_usd=0.25))
+            ledger.record(
+                UsageRecord(
+                    request_id=f"r{i}",
+                    model=model,
+                    key_id="key_1",
+                    key_name="team-a",
+                    ts=now - timedelta(days=days_ago),
+                    input_tokens=1000,
+                    output_tokens=10,
+                    cost_usd=0.25,
+                )
+            )
         await ledger.close()
         await db.close()
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from interlink.auth.audit import Actor, AuditLog
 from interlink.auth.keys import KeyStore, hash_secret
 from interlink.core.errors import ErrorKind, GatewayError
 from interlink.store import Database
@@ -16,8 +17,9 @@ from interlink.store import Database
 
 async def test_create_and_authenticate(db: Database) -> None:
     keys = KeyStore(db)
-    principal, secret = await keys.create(name="alice", models=["gpt-4o", "claude-*"], rpm=60, tpm=10_000,
-                                          max_streams=2, budget_usd=5, period="day")
+    principal, secret = await keys.create(
+        name="alice", models=["gpt-4o", "claude-*"], rpm=60, tpm=10_000, max_streams=2, budget_usd=5, period="day"
+    )
     assert secret.startswith("sk-il-") and len(secret) == 38
     assert principal.scopes == frozenset({"inference", "models"})
     got = await keys.authenticate(secret)
@@ -63,7 +65,7 @@ async def test_no_secret_in_repr_or_logs(db: Database, caplog: pytest.LogCapture
 
 async def test_list_and_revoke_by_name_or_id(db: Database) -> None:
     keys = KeyStore(db)
-    a, secret_a = await keys.create(name="a")
+    _a, secret_a = await keys.create(name="a")
     b, secret_b = await keys.create(name="b", scopes="inference,admin")
     infos = {i.name: i for i in await keys.list()}
     assert set(infos) == {"a", "b"}
@@ -154,3 +156,31 @@ async def test_any_keys_is_cached_but_follows_changes(db: Database) -> None:
     assert await keys.any_keys()
     await keys.revoke("lasting")
     assert not await keys.any_keys()
+
+
+async def test_changes_are_audited_with_who_and_when(db: Database) -> None:
+    keys = KeyStore(db)
+    _, secret = await keys.create(name="carol", models=["sonnet"], budget_usd=5, actor=Actor("admin-key", "api"))
+    assert await keys.revoke("carol", actor=Actor("cli:ops", "cli"))
+    entries = await AuditLog(db).recent()
+    assert [(e.action, e.actor, e.source) for e in entries] == [
+        ("key.revoke", "cli:ops", "cli"),
+        ("key.create", "admin-key", "api"),
+    ]
+    created = entries[1]
+    assert created.target.startswith("carol (key_")
+    assert created.detail is not None and created.detail["models"] == ["sonnet"] and created.detail["budget_usd"] == 5
+    assert abs((datetime.now(UTC) - created.ts).total_seconds()) < 60
+    # the audit trail names keys, never their secrets or hashes
+    assert all(secret not in str(e.to_dict()) and hash_secret(secret) not in str(e.to_dict()) for e in entries)
+
+
+async def test_revoke_never_takes_two_keys(db: Database) -> None:
+    keys = KeyStore(db)
+    first, _ = await keys.create(name="first")
+    second, _ = await keys.create(name=first.key_id)  # a name that is another key's id
+    with pytest.raises(GatewayError, match="revoke by id"):
+        await keys.revoke(first.key_id)
+    assert {info.status for info in await keys.list()} == {"active"}
+    assert await keys.revoke(second.key_id)  # ids are unambiguous
+    assert {info.name: info.status for info in await keys.list()} == {"first": "active", first.key_id: "revoked"}

@@ -34,15 +34,18 @@ async def test_migrations_run_twice_are_a_no_op(fresh_url: str) -> None:
     try:
         assert await db.revision() is None
         await db.start()
-        assert await db.revision() == Database.head() == "0001"
+        assert await db.revision() == Database.head() == "0002"
         assert {"api_keys", "usage", "alembic_version"} <= await _tables(db)
         async with db.engine.begin() as conn:
-            await conn.execute(sa.text(
-                "INSERT INTO api_keys (id, name, prefix, secret_hash, scopes, created_at) "
-                "VALUES ('k1', 'n1', 'p', 'h', '[]', CURRENT_TIMESTAMP)"))
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO api_keys (id, name, prefix, secret_hash, scopes, created_at) "
+                    "VALUES ('k1', 'n1', 'p', 'h', '[]', CURRENT_TIMESTAMP)"
+                )
+            )
         await db.start()
         await db.upgrade()
-        assert await db.revision() == "0001"
+        assert await db.revision() == "0002"
         async with db.engine.connect() as conn:
             assert (await conn.execute(sa.text("SELECT count(*) FROM api_keys"))).scalar_one() == 1
             assert (await conn.execute(sa.text("SELECT count(*) FROM alembic_version"))).scalar_one() == 1
@@ -54,7 +57,7 @@ async def test_concurrent_starts_upgrade_once(fresh_url: str) -> None:
     dbs = [Database(fresh_url) for _ in range(4)]
     try:
         await asyncio.gather(*(db.start() for db in dbs))
-        assert all([await db.revision() == "0001" for db in dbs])
+        assert all([await db.revision() == "0002" for db in dbs])
     finally:
         for db in dbs:
             await db.close()
@@ -64,12 +67,14 @@ def test_separate_processes_upgrade_at_once(fresh_url: str) -> None:
     """`interlink db upgrade` started three times at the same moment: all succeed."""
     env = {**os.environ, "INTERLINK_DATABASE_URL": fresh_url, "INTERLINK_CONFIG": ""}
     code = "from interlink.cli.main import app; app(['db', 'upgrade'])"
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
     results = [p.communicate(timeout=60) for p in procs]
     for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err.decode()
-        assert b"revision 0001" in out
+        assert b"revision 0002" in out
 
 
 async def test_schema_objects_match_the_migrations(db: Database) -> None:

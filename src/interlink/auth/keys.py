@@ -12,12 +12,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
+from interlink.auth import audit
+from interlink.auth.audit import Actor
 from interlink.core.errors import GatewayError
 from interlink.store.cached import Cached
 from interlink.store.schema import api_keys
@@ -33,6 +35,8 @@ DISPLAY_PREFIX_LENGTH = len(SECRET_PREFIX) + 4
 SCOPES = frozenset({"inference", "models", "admin"})
 DEFAULT_SCOPES = frozenset({"inference", "models"})
 PERIODS = ("day", "week", "month", "total")
+# What the audit row of a new key records: its settings, never its secret or hash.
+_AUDITED = ("scopes", "models", "rpm", "tpm", "max_streams", "budget_usd", "budget_period", "expires_at")
 Period = Literal["day", "week", "month", "total"]
 
 
@@ -84,13 +88,25 @@ class KeyInfo:
     def to_dict(self) -> dict[str, Any]:
         iso = lambda value: value.isoformat() if value else None  # noqa: E731
         return {
-            "id": self.id, "name": self.name, "prefix": self.prefix, "scopes": list(self.scopes),
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "scopes": list(self.scopes),
             "models": None if self.models is None else list(self.models),
-            "rpm": self.rpm, "tpm": self.tpm, "max_streams": self.max_streams,
-            "budget_usd": self.budget_usd, "budget_period": self.budget_period,
-            "expires_at": iso(self.expires_at), "created_at": iso(self.created_at),
-            "revoked_at": iso(self.revoked_at), "status": self.status,
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "max_streams": self.max_streams,
+            "budget_usd": self.budget_usd,
+            "budget_period": self.budget_period,
+            "expires_at": iso(self.expires_at),
+            "created_at": iso(self.created_at),
+            "revoked_at": iso(self.revoked_at),
+            "status": self.status,
         }
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def hash_secret(secret: str) -> str:
@@ -109,7 +125,9 @@ def expiry_from(value: datetime | date | str | None) -> datetime | None:
         try:
             value = date.fromisoformat(value) if len(value.strip()) == 10 else datetime.fromisoformat(value)
         except ValueError:
-            raise GatewayError.invalid(f"expires must be YYYY-MM-DD or an ISO datetime, not {value!r}", "expires") from None
+            raise GatewayError.invalid(
+                f"expires must be YYYY-MM-DD or an ISO datetime, not {value!r}", "expires"
+            ) from None
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return datetime(value.year, value.month, value.day, tzinfo=UTC) + timedelta(days=1)
@@ -129,13 +147,16 @@ def _positive(name: str, value: int | float | None) -> None:
         raise GatewayError.invalid(f"{name} must be positive", name)
 
 
-def _validate(name: str, scopes: tuple[str, ...], budget_usd: float | None, period: str | None,
-              limits: dict[str, int | None]) -> None:
+def _validate(
+    name: str, scopes: tuple[str, ...], budget_usd: float | None, period: str | None, limits: dict[str, int | None]
+) -> None:
     if not name or len(name) > 200 or name != name.strip():
         raise GatewayError.invalid("name must be 1-200 characters without surrounding spaces", "name")
     unknown = sorted(set(scopes) - SCOPES)
     if unknown:
-        raise GatewayError.invalid(f"unknown scope(s) {', '.join(unknown)} (known: {', '.join(sorted(SCOPES))})", "scopes")
+        raise GatewayError.invalid(
+            f"unknown scope(s) {', '.join(unknown)} (known: {', '.join(sorted(SCOPES))})", "scopes"
+        )
     if period is not None and period not in PERIODS:
         raise GatewayError.invalid(f"period must be one of {', '.join(PERIODS)}", "period")
     if period is not None and budget_usd is None:
@@ -147,19 +168,34 @@ def _validate(name: str, scopes: tuple[str, ...], budget_usd: float | None, peri
 
 def _principal(row: Any) -> Principal:
     return Principal(
-        key_id=row.id, name=row.name, scopes=frozenset(row.scopes),
+        key_id=row.id,
+        name=row.name,
+        scopes=frozenset(row.scopes),
         models=None if row.models is None else frozenset(row.models),
-        rpm=row.rpm, tpm=row.tpm, max_streams=row.max_streams,
-        budget_usd=row.budget_usd, budget_period=row.budget_period, expires_at=row.expires_at,
+        rpm=row.rpm,
+        tpm=row.tpm,
+        max_streams=row.max_streams,
+        budget_usd=row.budget_usd,
+        budget_period=row.budget_period,
+        expires_at=row.expires_at,
     )
 
 
 def _info(row: Any) -> KeyInfo:
     return KeyInfo(
-        id=row.id, name=row.name, prefix=row.prefix, scopes=tuple(sorted(row.scopes)),
-        models=None if row.models is None else tuple(row.models), rpm=row.rpm, tpm=row.tpm,
-        max_streams=row.max_streams, budget_usd=row.budget_usd, budget_period=row.budget_period,
-        expires_at=row.expires_at, created_at=row.created_at, revoked_at=row.revoked_at,
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=tuple(sorted(row.scopes)),
+        models=None if row.models is None else tuple(row.models),
+        rpm=row.rpm,
+        tpm=row.tpm,
+        max_streams=row.max_streams,
+        budget_usd=row.budget_usd,
+        budget_period=row.budget_period,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -171,7 +207,9 @@ class KeyStore:
         self.cache_ttl = cache_ttl
         self.cache_size = cache_size
         # secret hash -> the row's principal and revoked flag, or None when unknown
-        self._principals: Cached[str, tuple[Principal, bool] | None] = Cached(self._fetch, ttl=cache_ttl, max_size=cache_size)
+        self._principals: Cached[str, tuple[Principal, bool] | None] = Cached(
+            self._fetch, ttl=cache_ttl, max_size=cache_size
+        )
         # (any active key, when the last of them expires): asked on every keyless request.
         self._any: Cached[None, tuple[bool, datetime | None]] = Cached(self._fetch_any, ttl=cache_ttl)
 
@@ -186,8 +224,10 @@ class KeyStore:
         period: Period | None = None,
         expires: datetime | date | str | None = None,
         max_streams: int | None = None,
+        actor: Actor | None = None,
     ) -> tuple[Principal, str]:
-        """A new key and its secret (shown once). A budget without a period is per month."""
+        """A new key and its secret (shown once). A budget without a period is per month.
+        The change is audited as `actor`'s (the CLI's OS user when not given)."""
         scope_set = tuple(sorted(_clean_names(scopes) or DEFAULT_SCOPES))
         model_list = _clean_names(models)
         if budget_usd is not None and period is None:
@@ -195,11 +235,19 @@ class KeyStore:
         _validate(name, scope_set, budget_usd, period, {"rpm": rpm, "tpm": tpm, "max_streams": max_streams})
         secret = SECRET_PREFIX + secrets.token_urlsafe(24)
         values = {
-            "id": "key_" + secrets.token_hex(8), "name": name, "prefix": secret[:DISPLAY_PREFIX_LENGTH],
-            "secret_hash": hash_secret(secret), "scopes": list(scope_set),
-            "models": None if model_list is None else list(model_list), "rpm": rpm, "tpm": tpm,
-            "max_streams": max_streams, "budget_usd": None if budget_usd is None else float(budget_usd),
-            "budget_period": period, "expires_at": expiry_from(expires), "created_at": datetime.now(UTC),
+            "id": "key_" + secrets.token_hex(8),
+            "name": name,
+            "prefix": secret[:DISPLAY_PREFIX_LENGTH],
+            "secret_hash": hash_secret(secret),
+            "scopes": list(scope_set),
+            "models": None if model_list is None else list(model_list),
+            "rpm": rpm,
+            "tpm": tpm,
+            "max_streams": max_streams,
+            "budget_usd": None if budget_usd is None else float(budget_usd),
+            "budget_period": period,
+            "expires_at": expiry_from(expires),
+            "created_at": datetime.now(UTC),
             "revoked_at": None,
         }
         async with self.db.engine.begin() as conn:
@@ -211,6 +259,8 @@ class KeyStore:
             except sa.exc.IntegrityError:
                 # Two creates racing for one name: the unique constraint decides.
                 raise GatewayError.invalid(f"a key named {name!r} already exists", "name") from None
+            settings = {k: _plain(values[k]) for k in _AUDITED if values[k] is not None}
+            await audit.record(conn, actor or Actor.cli(), "key.create", f"{name} ({values['id']})", settings)
         self._forget()  # a cached "unknown secret" or "no keys" must not outlive this
         return _principal(SimpleNamespace(**values)), secret
 
@@ -225,15 +275,30 @@ class KeyStore:
             row = (await conn.execute(query)).first()
         return None if row is None else _info(row)
 
-    async def revoke(self, name_or_id: str) -> bool:
-        """Revoke an active key by name or id; False when there is no such active key."""
-        query = (
-            sa.update(api_keys)
-            .where(sa.or_(api_keys.c.name == name_or_id, api_keys.c.id == name_or_id), api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
-        )
+    async def revoke(self, name_or_id: str, actor: Actor | None = None) -> bool:
+        """Revoke one active key by id or name; False when there is no such active key. A
+        value that is one key's id and another key's name is refused as ambiguous: a revoke
+        must never take two keys."""
+        match = sa.or_(api_keys.c.name == name_or_id, api_keys.c.id == name_or_id)
         async with self.db.engine.begin() as conn:
-            result = await conn.execute(query)
+            rows = (
+                await conn.execute(
+                    sa.select(api_keys.c.id, api_keys.c.name).where(match, api_keys.c.revoked_at.is_(None))
+                )
+            ).all()
+            if len(rows) > 1:
+                raise GatewayError.invalid(
+                    f"{name_or_id!r} is one key's id and another key's name; revoke by id: "
+                    + ", ".join(f"{row.id} ({row.name})" for row in rows),
+                    "name",
+                )
+            if not rows:
+                return False
+            key_id, name = rows[0]
+            query = sa.update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            result = await conn.execute(query.values(revoked_at=datetime.now(UTC)))
+            if result.rowcount:
+                await audit.record(conn, actor or Actor.cli(), "key.revoke", f"{name} ({key_id})")
         # This process sees its own revocation at once; other replicas within `cache_ttl`.
         self._forget()
         return result.rowcount > 0

@@ -6,7 +6,7 @@ The secret is printed once, by `create`; nothing else ever shows more than its p
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.console import Console
@@ -16,7 +16,7 @@ from interlink.cli.db import ConfigOption, with_store
 from interlink.core.errors import GatewayError
 
 if TYPE_CHECKING:
-    from interlink.auth.keys import KeyInfo, Principal
+    from interlink.auth.keys import KeyInfo, Period, Principal
     from interlink.store import Database
 
 app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -42,13 +42,17 @@ def create(
     name: Annotated[str, typer.Option("--name", "-n", help="Unique name for the key.")],
     config: ConfigOption = None,
     scope: Annotated[str, typer.Option(help="Comma-separated: inference, models, admin.")] = "inference,models",
-    models: Annotated[Optional[str], typer.Option(help="Comma-separated model names the key may use (default all).")] = None,
-    rpm: Annotated[Optional[int], typer.Option(help="Requests per minute.")] = None,
-    tpm: Annotated[Optional[int], typer.Option(help="Tokens per minute.")] = None,
-    max_streams: Annotated[Optional[int], typer.Option(help="Concurrent streams.")] = None,
-    budget_usd: Annotated[Optional[float], typer.Option(help="Spend limit in USD per period.")] = None,
-    period: Annotated[Optional[str], typer.Option(help="Budget period: day, week, month or total (default month).")] = None,
-    expires: Annotated[Optional[str], typer.Option(help="Last valid day, YYYY-MM-DD (UTC).")] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model names the key may use (default all).")
+    ] = None,
+    rpm: Annotated[int | None, typer.Option(help="Requests per minute.")] = None,
+    tpm: Annotated[int | None, typer.Option(help="Tokens per minute.")] = None,
+    max_streams: Annotated[int | None, typer.Option(help="Concurrent streams.")] = None,
+    budget_usd: Annotated[float | None, typer.Option(help="Spend limit in USD per period.")] = None,
+    period: Annotated[
+        str | None, typer.Option(help="Budget period: day, week, month or total (default month).")
+    ] = None,
+    expires: Annotated[str | None, typer.Option(help="Last valid day, YYYY-MM-DD (UTC).")] = None,
 ) -> None:
     """Create a key and print its secret (once)."""
 
@@ -56,8 +60,15 @@ def create(
         from interlink.auth.keys import KeyStore
 
         return await KeyStore(db).create(
-            name=name, scopes=_csv(scope), models=_csv(models), rpm=rpm, tpm=tpm, max_streams=max_streams,
-            budget_usd=budget_usd, period=period, expires=expires,  # type: ignore[arg-type]
+            name=name,
+            scopes=_csv(scope),
+            models=_csv(models),
+            rpm=rpm,
+            tpm=tpm,
+            max_streams=max_streams,
+            budget_usd=budget_usd,
+            period=cast("Period | None", period),  # KeyStore.create validates it
+            expires=expires,
         )
 
     try:
@@ -96,10 +107,15 @@ def list_keys(config: ConfigOption = None) -> None:
     colors = {"active": "green", "revoked": "red", "expired": "yellow"}
     for info in infos:
         table.add_row(
-            info.name, info.id, info.prefix + "…", ",".join(info.scopes),
+            info.name,
+            info.id,
+            info.prefix + "…",
+            ",".join(info.scopes),
             "all" if info.models is None else ",".join(info.models),
-            limits_text(info.rpm, info.tpm, info.max_streams), budget_text(info.budget_usd, info.budget_period),
-            _expires_text(info), f"[{colors[info.status]}]{info.status}[/]",
+            limits_text(info.rpm, info.tpm, info.max_streams),
+            budget_text(info.budget_usd, info.budget_period),
+            _expires_text(info),
+            f"[{colors[info.status]}]{info.status}[/]",
         )
     console.print(table)
 
@@ -116,7 +132,12 @@ def revoke(
 
         return await KeyStore(db).revoke(name_or_id)
 
-    if not with_store(config, work):
+    try:
+        revoked = with_store(config, work)
+    except GatewayError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    if not revoked:
         typer.echo(f"error: no active key named or with id {name_or_id!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {name_or_id}")

@@ -15,7 +15,7 @@ import importlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,15 +29,17 @@ from interlink.config.settings import Config
 from interlink.core import ErrorKind, GatewayError
 from interlink.core.tokens import estimate_input_tokens
 from interlink.protocols import ClientProtocol
+from interlink.protocols.anthropic import PROTOCOL as ANTHROPIC
 from interlink.routing.catalog import Catalog
 from interlink.routing.dispatch import Dispatcher
 from interlink.routing.transport import Transport
 from interlink.server.admin import admin_routes
 from interlink.server.openapi import openapi_document
-from interlink.server.service import Service
 from interlink.server.pipeline import JSONBytesResponse, Pipeline, error_response, new_request_id, read_json
+from interlink.server.service import Service
 
 log = logging.getLogger("interlink")
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 # Client API → the paths it serves. A new protocol adds its package and one line here.
 PROTOCOL_PATHS = {
@@ -74,8 +76,12 @@ class Gateway:
             dispatcher.store = previous.dispatcher.store
         self.config = config
         self.pipeline = Pipeline(
-            catalog, dispatcher, self.service, keepalive_seconds=config.defaults.keepalive_seconds,
-            stopping=self.stopping, max_streams=config.server.max_streams,
+            catalog,
+            dispatcher,
+            self.service,
+            keepalive_seconds=config.defaults.keepalive_seconds,
+            stopping=self.stopping,
+            max_streams=config.server.max_streams,
         )
 
     def reload(self) -> bool:
@@ -87,7 +93,9 @@ class Gateway:
         try:
             config = load_config(source)
         except ConfigError as error:
-            log.error("config reload failed; keeping the running config", extra={"fields": {"problems": error.problems}})
+            log.error(
+                "config reload failed; keeping the running config", extra={"fields": {"problems": error.problems}}
+            )
             return False
         if self.local is not None:
             from interlink.local import add_to_config
@@ -100,7 +108,9 @@ class Gateway:
     async def start(self) -> None:
         await self.service.start()
         if not await self.service.keys.any_keys():
-            log.warning("no API keys exist: the gateway is open to anyone who can reach it; create one with `interlink keys create`")
+            log.warning(
+                "no API keys exist: the gateway is open to anyone who can reach it; create one with `interlink keys create`"
+            )
 
     async def close(self) -> None:
         await self.transport.close()
@@ -112,11 +122,11 @@ class Endpoints:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.anthropic = load_protocol("anthropic")
+        self.anthropic = ANTHROPIC
         self.openai_chat = load_protocol("openai_chat")
         self.known_methods: dict[str, list[str]] = {}
 
-    def model_call(self, protocol: ClientProtocol):  # type: ignore[no-untyped-def]
+    def model_call(self, protocol: ClientProtocol) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             return await self.gateway.pipeline.handle(request, protocol)
 
@@ -140,6 +150,7 @@ class Endpoints:
         except GatewayError as error:
             return error_response(shape, error, new_request_id())
         names = [n for n in self.gateway.pipeline.catalog.public_models() if principal.allows_model(n)]
+        data: list[dict[str, Any]]
         if shape is self.anthropic:
             data = [{"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names]
             first, last = (names[0], names[-1]) if names else (None, None)
@@ -161,10 +172,10 @@ class Endpoints:
     async def openapi(self, request: Request) -> Response:
         return JSONBytesResponse(openapi_document())
 
-    def admin_only(self, endpoint):  # type: ignore[no-untyped-def]
+    def admin_only(self, endpoint: Endpoint) -> Endpoint:
         async def guarded(request: Request) -> Response:
             try:
-                await self.gateway.service.authenticate(request, "admin")
+                request.state.principal = await self.gateway.service.authenticate(request, "admin")
             except GatewayError as error:
                 return error_response(self.openai_chat, error, new_request_id())
             return await endpoint(request)
@@ -177,12 +188,18 @@ class Endpoints:
         shape = self.anthropic if path.startswith(("/v1/messages", "/messages")) else self.openai_chat
         allowed = self.known_methods.get(path)
         if allowed:
-            error = GatewayError(ErrorKind.INVALID_REQUEST, f"{request.method} is not allowed on {path}; use {', '.join(allowed)}",
-                                 status=405, code="method_not_allowed")
+            error = GatewayError(
+                ErrorKind.INVALID_REQUEST,
+                f"{request.method} is not allowed on {path}; use {', '.join(allowed)}",
+                status=405,
+                code="method_not_allowed",
+            )
             response = error_response(shape, error, new_request_id())
             response.headers["allow"] = ", ".join(allowed)
             return response
-        return error_response(shape, GatewayError(ErrorKind.NOT_FOUND, f"no such endpoint: {request.method} {path}"), new_request_id())
+        return error_response(
+            shape, GatewayError(ErrorKind.NOT_FOUND, f"no such endpoint: {request.method} {path}"), new_request_id()
+        )
 
     def routes(self) -> list[Route]:
         routes = [
@@ -198,7 +215,10 @@ class Endpoints:
             protocol = load_protocol(package)
             routes += [Route(path, self.model_call(protocol), methods=["POST"]) for path in paths]
         service = self.gateway.service
-        routes += [Route(r.path, self.admin_only(r.endpoint), methods=r.methods) for r in admin_routes(service.keys, service.ledger)]
+        routes += [
+            Route(r.path, self.admin_only(r.endpoint), methods=r.methods)
+            for r in admin_routes(service.keys, service.ledger, service.audit)
+        ]
         self.known_methods = {route.path: sorted(route.methods or ()) for route in routes}
         return routes
 

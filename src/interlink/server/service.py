@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from interlink.auth.audit import AuditLog
 from interlink.auth.keys import KeyStore, Principal
 from interlink.config.settings import Config
 from interlink.core import ChatRequest, ErrorKind, GatewayError, Usage
 from interlink.core.tokens import estimate_input_tokens
 from interlink.limits import Limiter, Release, Reservation, create_limiter
 from interlink.metrics import Metrics
+from interlink.routing.dispatch import Outcome
 from interlink.store import Database
 from interlink.usage.budget import Budgets
 from interlink.usage.ledger import Ledger
@@ -57,6 +59,7 @@ class Service:
     def __init__(self, config: Config) -> None:
         self.db = Database.from_config(config)
         self.keys = KeyStore(self.db)
+        self.audit = AuditLog(self.db)
         self.ledger = Ledger(self.db)
         self.budgets = Budgets(self.ledger)
         self.limiter: Limiter = create_limiter(config)
@@ -77,7 +80,9 @@ class Service:
         if secret is None and not await self.keys.any_keys():
             return OPEN
         if secret is None:
-            raise GatewayError(ErrorKind.AUTHENTICATION, "missing API key: send it as x-api-key or Authorization: Bearer")
+            raise GatewayError(
+                ErrorKind.AUTHENTICATION, "missing API key: send it as x-api-key or Authorization: Bearer"
+            )
         principal = await self.keys.authenticate(secret)
         if principal is None:
             if not await self.keys.any_keys():
@@ -98,13 +103,19 @@ class Service:
         """Model allowed, tokens/minute and concurrent streams, once the request is known."""
         principal = ticket.principal
         if not principal.allows_model(chat.model):
-            raise GatewayError(ErrorKind.PERMISSION, f"key '{principal.name}' may not use model '{chat.model}'", param="model")
+            raise GatewayError(
+                ErrorKind.PERMISSION, f"key '{principal.name}' may not use model '{chat.model}'", param="model"
+            )
         if principal is OPEN:
             return
         estimate = estimate_input_tokens(chat) + min(chat.max_tokens or 1024, 4096)
-        ticket.reservation = await self.limiter.reserve_tokens(principal.key_id, principal.tpm, estimate, name=principal.name)
+        ticket.reservation = await self.limiter.reserve_tokens(
+            principal.key_id, principal.tpm, estimate, name=principal.name
+        )
         if chat.stream:
-            ticket.release = await self.limiter.open_stream(principal.key_id, principal.max_streams, name=principal.name)
+            ticket.release = await self.limiter.open_stream(
+                principal.key_id, principal.max_streams, name=principal.name
+            )
 
     async def finish(
         self,
@@ -116,7 +127,7 @@ class Service:
         outcome: str,
         usage: Usage | None = None,
         error: GatewayError | None = None,
-        dispatch=None,  # type: ignore[no-untyped-def]  # routing.dispatch.Outcome
+        dispatch: Outcome | None = None,
     ) -> None:
         """Record the request once: ledger row, limiter settlement, stream slot, metrics."""
         if ticket.recorded:
@@ -161,7 +172,15 @@ class Service:
         if ticket.release is not None:
             await ticket.release()
 
-    def _measure(self, record: UsageRecord, latency: float, ttft: float | None, error, dispatch, usage: Usage) -> None:  # type: ignore[no-untyped-def]
+    def _measure(
+        self,
+        record: UsageRecord,
+        latency: float,
+        ttft: float | None,
+        error: GatewayError | None,
+        dispatch: Outcome | None,
+        usage: Usage,
+    ) -> None:
         m = self.metrics
         m.request(record.client_api, record.model, record.status, latency, ttft)
         if error is not None:
@@ -169,9 +188,13 @@ class Service:
         if dispatch is not None:
             for attempt in dispatch.attempts[:-1]:
                 m.retry(attempt.provider)
-        for kind, n in (("input", record.input_tokens), ("output", usage.output_tokens),
-                        ("cache_read", usage.cache_read_tokens), ("cache_write", usage.cache_write_tokens),
-                        ("reasoning", usage.reasoning_tokens)):
+        for kind, n in (
+            ("input", record.input_tokens),
+            ("output", usage.output_tokens),
+            ("cache_read", usage.cache_read_tokens),
+            ("cache_write", usage.cache_write_tokens),
+            ("reasoning", usage.reasoning_tokens),
+        ):
             m.tokens(record.model, kind, n)
 
 
@@ -190,5 +213,7 @@ async def open_gateway_problem(config: Config, host: str, allow_open: bool) -> s
             return None
     finally:
         await db.close()
-    return (f"refusing to serve on {host} without API keys: anyone who can reach it could spend your upstream "
-            "credit. Create a key (`interlink keys create --name me`) or pass --allow-open.")
+    return (
+        f"refusing to serve on {host} without API keys: anyone who can reach it could spend your upstream "
+        "credit. Create a key (`interlink keys create --name me`) or pass --allow-open."
+    )

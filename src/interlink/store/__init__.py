@@ -2,6 +2,6 @@
 definitions the other packages query, and the Alembic migrations that create them."""
 
 from interlink.store.database import Database, normalize_url
-from interlink.store.schema import api_keys, metadata, usage
+from interlink.store.schema import api_keys, audit_log, metadata, usage
 
-__all__ = ["Database", "api_keys", "metadata", "normalize_url", "usage"]
+__all__ = ["Database", "api_keys", "audit_log", "metadata", "normalize_url", "usage"]

@@ -24,7 +24,7 @@ SQLITE_FILE = "interlink.db"
 BUSY_TIMEOUT_MS = 10_000
 # Any constant shared by every interlink process; "ilnk" as a number.
 _MIGRATION_LOCK = 0x696C6E6B
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 """The newest migration in `migrations/versions` (a test checks). A gateway restarting on a current
 database compares this with one row instead of importing Alembic: ~11 MB and a tenth of a second."""
 
@@ -38,12 +38,12 @@ def normalize_url(url: str) -> str:
         ("sqlite://", "sqlite+aiosqlite://"),
     ):
         if url.startswith(plain):
-            return async_form + url[len(plain):]
+            return async_form + url[len(plain) :]
     return url
 
 
 def _alembic_config() -> AlembicConfig:
-    from alembic.config import Config as AlembicConfig  # noqa: PLC0415 - only when migrating
+    from alembic.config import Config as AlembicConfig
 
     cfg = AlembicConfig()
     # ConfigParser interpolation: a "%" in the install path must be doubled.
@@ -52,7 +52,7 @@ def _alembic_config() -> AlembicConfig:
 
 
 def _upgrade_sync(connection: sa.Connection) -> None:
-    from alembic import command  # noqa: PLC0415 - only when migrating
+    from alembic import command
 
     cfg = _alembic_config()
     cfg.attributes["connection"] = connection
@@ -98,7 +98,7 @@ class Database:
 
     @property
     def dialect(self) -> str:
-        """"sqlite" or "postgresql"."""
+        """ "sqlite" or "postgresql"."""
         return self.engine.dialect.name
 
     def describe(self) -> str:
@@ -134,7 +134,7 @@ class Database:
     @staticmethod
     def head() -> str | None:
         """The newest revision this package ships, as Alembic reads it from the migrations."""
-        from alembic.script import ScriptDirectory  # noqa: PLC0415 - only when asked
+        from alembic.script import ScriptDirectory
 
         return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
