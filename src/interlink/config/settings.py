@@ -93,6 +93,9 @@ class ModelConfig(_Strict):
     context_window: int | None = Field(default=None, gt=0)
     supports: SupportsConfig | None = None
     thinking: ThinkingConfig | None = None
+    auto_cache: bool | None = None
+    """Prompt-cache breakpoints placed for requests that carry none (Anthropic upstreams);
+    unset: `defaults.auto_cache`."""
 
     def capability_overrides(self) -> dict[str, object]:
         fields: dict[str, object] = {"max_output_tokens": self.max_output_tokens, "context_window": self.context_window}
@@ -105,6 +108,8 @@ class DefaultsConfig(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     keepalive_seconds: float = Field(default=15.0, gt=0)
+    auto_cache: bool = True
+    """Automatic prompt-cache breakpoints on Anthropic requests that carry none (README "Prompt caching")."""
 
 
 class ServerConfig(_Strict):

@@ -15,6 +15,7 @@ from functools import cache
 from interlink.config.settings import Config, ModelConfig, RetryConfig, TimeoutsConfig
 from interlink.core import ErrorKind, GatewayError
 from interlink.providers import Preset, ProviderCodec, ProviderSettings
+from interlink.repair.capabilities import capabilities_for
 
 
 @cache
@@ -56,6 +57,8 @@ class Route:
     config: ModelConfig | None = None
     overrides: dict[str, object] | None = None
     """The model's capability overrides from the config (`max_output_tokens`, `supports`...)."""
+    auto_cache: bool = True
+    """Place prompt-cache breakpoints on requests that carry none (`auto_cache` in the config)."""
 
 
 class Catalog:
@@ -80,6 +83,14 @@ class Catalog:
 
     def public_models(self) -> list[str]:
         return sorted(self.exact)
+
+    def limits(self, name: str) -> tuple[int | None, int | None]:
+        """(context window, max output tokens) of a public model as its first deployment has
+        them (built-in table, then the config); None where unknown."""
+        route = self.resolve(name)
+        first = route.deployments[0]
+        caps = capabilities_for(first.upstream_model, first.provider.kind, route.overrides)
+        return caps.context_window, caps.max_output_tokens
 
     def resolve(self, name: str) -> Route:
         route = self._routes.get(name)
@@ -114,6 +125,7 @@ class Catalog:
             fallbacks=list(model.fallbacks),
             config=model,
             overrides=model.capability_overrides() or None,
+            auto_cache=defaults.auto_cache if model.auto_cache is None else model.auto_cache,
         )
 
     def _unknown(self, name: str) -> GatewayError:

@@ -112,6 +112,7 @@ class Attempts:
             model_overrides=route.overrides,
             thinking=thinking,
             store=self.d.store,
+            auto_cache=route.auto_cache,
         )
 
     def succeeded(self, upstream: UpstreamRequest) -> None:

@@ -27,10 +27,10 @@ from interlink import __version__
 from interlink.config import ConfigError, load_config
 from interlink.config.settings import Config
 from interlink.core import ErrorKind, GatewayError
-from interlink.core.tokens import estimate_input_tokens
 from interlink.protocols import ClientProtocol
 from interlink.protocols.anthropic import PROTOCOL as ANTHROPIC
 from interlink.routing.catalog import Catalog
+from interlink.routing.count import count_tokens
 from interlink.routing.dispatch import Dispatcher
 from interlink.routing.transport import Transport
 from interlink.server.admin import admin_routes
@@ -135,13 +135,16 @@ class Endpoints:
     async def count_tokens(self, request: Request) -> Response:
         request_id = new_request_id()
         try:
-            await self.gateway.service.authenticate(request, "inference")
+            principal = await self.gateway.service.authenticate(request, "inference")
             chat = self.anthropic.parse_count_tokens(await read_json(request), request.headers)
-            self.gateway.pipeline.catalog.resolve(chat.model)
+            if not principal.allows_model(chat.model):  # a count reaches the model's upstream too
+                raise GatewayError(ErrorKind.PERMISSION, f"key '{principal.name}' may not use model '{chat.model}'")
+            pipeline = self.gateway.pipeline
+            counted = await count_tokens(chat, pipeline.catalog.resolve(chat.model), pipeline.dispatcher)
         except GatewayError as error:
             return error_response(self.anthropic, error, request_id)
-        headers = {"request-id": request_id, "interlink-token-count": "estimated"}
-        return JSONBytesResponse(self.anthropic.render_count_tokens(estimate_input_tokens(chat)), headers=headers)
+        headers = {"request-id": request_id, "interlink-token-count": counted.method}
+        return JSONBytesResponse(self.anthropic.render_count_tokens(counted.tokens), headers=headers)
 
     async def models(self, request: Request) -> Response:
         shape = self.anthropic if "anthropic-version" in request.headers else self.openai_chat
@@ -149,14 +152,36 @@ class Endpoints:
             principal = await self.gateway.service.authenticate(request, "models")
         except GatewayError as error:
             return error_response(shape, error, new_request_id())
-        names = [n for n in self.gateway.pipeline.catalog.public_models() if principal.allows_model(n)]
+        catalog = self.gateway.pipeline.catalog
+        names = [n for n in catalog.public_models() if principal.allows_model(n)]
         data: list[dict[str, Any]]
         if shape is self.anthropic:
-            data = [{"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names]
+            # max_input_tokens / max_tokens: what Anthropic's Models API reports and Claude Code reads
+            data = [
+                {
+                    "type": "model",
+                    "id": n,
+                    "display_name": n,
+                    "created_at": "1970-01-01T00:00:00Z",
+                    **_known({"max_input_tokens": window, "max_tokens": output}),
+                }
+                for n, (window, output) in ((n, catalog.limits(n)) for n in names)
+            ]
             first, last = (names[0], names[-1]) if names else (None, None)
             return JSONBytesResponse({"data": data, "has_more": False, "first_id": first, "last_id": last})
         created = self.gateway.started_at
-        data = [{"id": n, "object": "model", "created": created, "owned_by": "interlink"} for n in names]
+        # context_window (Codex's model info), context_length (OpenRouter's list, which OpenAI-format
+        # model pickers read), max_output_tokens
+        data = [
+            {
+                "id": n,
+                "object": "model",
+                "created": created,
+                "owned_by": "interlink",
+                **_known({"context_window": window, "context_length": window, "max_output_tokens": output}),
+            }
+            for n, (window, output) in ((n, catalog.limits(n)) for n in names)
+        ]
         return JSONBytesResponse({"object": "list", "data": data})
 
     async def health(self, request: Request) -> Response:
@@ -221,6 +246,10 @@ class Endpoints:
         ]
         self.known_methods = {route.path: sorted(route.methods or ()) for route in routes}
         return routes
+
+
+def _known(fields: dict[str, int | None]) -> dict[str, int]:
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def create_app(config: Config, *, local: Any = None) -> Starlette:
