@@ -62,6 +62,27 @@ def test_catalog_resolves_exact_provider_slash_and_patterns(monkeypatch: pytest.
     assert catalog.resolve("deepseek-reasoner").deployments[0].provider.preset.name == "deepseek"
 
 
+def test_prefix_routing_off_serves_only_the_listed_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in local provider's way: its server would answer any name with its one model."""
+    monkeypatch.setenv("TEST_KEY", "k")
+    data = {**GOOD, "providers": {**GOOD["providers"], "ds": {**GOOD["providers"]["ds"], "prefix_routing": False}}}
+    data["models"] = {**GOOD["models"], "ds/deepseek-chat": {"provider": "ds", "model": "deepseek-chat"}}
+    catalog = Catalog(parse_config(data, "good.yaml"))
+    assert catalog.resolve("ds/deepseek-chat").deployments[0].upstream_model == "deepseek-chat"
+    with pytest.raises(GatewayError) as info:
+        catalog.resolve("ds/anything-else")
+    assert info.value.status == 404 and "ds/deepseek-chat" in info.value.message
+    assert catalog.resolve("ant/claude-opus-4-1").deployments[0].provider.name == "ant"  # others unchanged
+
+
+def test_limits_come_from_the_built_in_table_and_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_KEY", "k")
+    data = {**GOOD, "models": {**GOOD["models"], "mine": {"provider": "ds", "model": "x", "context_window": 9000}}}
+    catalog = Catalog(parse_config(data, "good.yaml"))
+    assert catalog.limits("sonnet") == (200000, 64000)
+    assert catalog.limits("mine") == (9000, None)
+
+
 def test_unknown_model_is_404_naming_close_matches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_KEY", "k")
     catalog = Catalog(parse_config(GOOD, "good.yaml"))

@@ -33,6 +33,9 @@ class ProviderConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     preset: str | None = None
     """OpenAI-compatible dialect (deepseek, vllm, groq, openrouter, ollama, llamacpp, ...)."""
+    prefix_routing: bool = True
+    """Whether `<provider>/<upstream-model>` names reach this provider without a `models` entry.
+    The built-in `local` provider turns it off: its server answers any name with its one model."""
 
     @field_validator("base_url")
     @classmethod

@@ -1,7 +1,7 @@
 """Model names → deployments: which provider, which upstream model, with which settings.
 
-A public name is looked up exactly, then as `<provider>/<upstream-model>`, then against
-patterns such as `claude-*`. An unknown name is a 404 that names close matches.
+A public name is looked up exactly, then as `<provider>/<upstream-model>` (for providers with
+`prefix_routing`, the default), then against patterns such as `claude-*`. An unknown name is a 404 that names close matches.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Catalog:
         if name in self.exact:
             return self._route(name, self.exact[name])
         provider, _, upstream = name.partition("/")
-        if upstream and provider in self.providers:
+        if upstream and provider in self.providers and self.config.providers[provider].prefix_routing:
             return self._route(name, ModelConfig(provider=provider, model=upstream))
         for pattern, model in self.patterns:
             if fnmatch.fnmatchcase(name, pattern):

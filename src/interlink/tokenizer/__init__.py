@@ -23,10 +23,9 @@ import hashlib
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
-import tiktoken
-from tiktoken.model import encoding_name_for_model
 
 from interlink.core import (
     ChatRequest,
@@ -38,6 +37,9 @@ from interlink.core import (
     ToolResultBlock,
 )
 from interlink.core.content import Block
+
+if TYPE_CHECKING:  # tiktoken is imported when first used: it is not needed to start serving
+    import tiktoken
 
 DATA = Path(__file__).resolve().parent / "data"
 TOKENS_PER_MESSAGE = 3
@@ -86,6 +88,8 @@ class VendoredDataError(RuntimeError):
 
 def encoding_name(model: str) -> str | None:
     """The vendored encoding tiktoken assigns to `model`, or None."""
+    from tiktoken.model import encoding_name_for_model
+
     try:
         name = encoding_name_for_model(model)
     except KeyError:
@@ -96,6 +100,8 @@ def encoding_name(model: str) -> str | None:
 @cache
 def get_encoding(name: str) -> tiktoken.Encoding:
     """A vendored encoding, loaded once per process (~0.5 s for o200k_base)."""
+    import tiktoken
+
     pattern, special, expected = ENCODINGS[name]
     path = DATA / f"{name}.tiktoken.gz"
     try:
