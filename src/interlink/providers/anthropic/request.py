@@ -27,7 +27,7 @@ from interlink.core import (
     ToolResultBlock,
 )
 from interlink.core.content import CacheControl
-from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides
+from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides, apply_policy
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -77,6 +77,7 @@ def build_request(
         headers.update({k: lowered[k] for k in FORWARDED_HEADERS if k in lowered})
     else:
         body = _Translator(request, dropped).body(upstream_model, stream)
+    apply_policy(body, settings.policy, dropped)
     return UpstreamRequest(
         url=messages_url(settings.base_url),
         headers=headers,
