@@ -161,3 +161,17 @@ def test_paid_upstream_features_are_the_operators_choice(gateway: Gateway) -> No
     r = gateway.chat(_key(gateway, "alice"), store=True)
     assert "store" in r.headers["interlink-dropped"]
     assert httpx.get(gateway.emulator + "/_emu/requests").json()[-1]["body"].get("store") in (None, False)
+
+
+def test_key_changes_through_the_api_are_audited(gateway: Gateway) -> None:
+    admin = {"x-api-key": _key(gateway, "admin")}
+    created = httpx.post(gateway.url + "/admin/keys", json={"name": "audited", "rpm": 5}, headers=admin)
+    assert created.status_code == 201
+    assert httpx.delete(gateway.url + "/admin/keys/audited", headers=admin).status_code == 200
+    entries = httpx.get(gateway.url + "/admin/audit", headers=admin).json()["entries"]
+    recent = [(e["action"], e["actor"], e["source"]) for e in entries if e["target"].startswith("audited ")]
+    assert recent == [("key.revoke", "admin", "api"), ("key.create", "admin", "api")]
+    assert created.json()["secret"] not in str(entries)
+    assert '"msg":"audit"' in gateway.log_text()
+    cli_made = [e for e in entries if e["target"].startswith("alice ")]
+    assert cli_made and cli_made[0]["source"] == "cli" and cli_made[0]["actor"].startswith("cli:")
