@@ -256,11 +256,9 @@ def render_claude(url: str, key: str, models: list[str], model: str, limits: Lim
 
 
 def render_codex(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:
-    body = (
-        codex_config(url, model, limits=limits.get(model))
-        + f"\n# and in your shell:\n# export {CODEX_ENV_KEY}={shlex.quote(key)}\n"
-    )
-    return body, f"Save as ~/.codex/config.toml, export {CODEX_ENV_KEY}, then run: codex"
+    # The file names the variable, never the key: a config file gets copied, committed, shared.
+    body = codex_config(url, model, limits=limits.get(model))
+    return body, (f"Save as ~/.codex/config.toml, then in your shell: export {CODEX_ENV_KEY}={shlex.quote(key)}; codex")
 
 
 def render_aider(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:

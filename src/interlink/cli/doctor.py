@@ -4,7 +4,7 @@ For every provider, in order (a failed step skips the steps after it): DNS resol
 connect, TLS handshake (https only), auth (GET the upstream's model list with the exact headers
 the provider's codec sends on real calls) and, with `--call`, a one-token model call through the
 codec and the gateway's own `Transport`. The result is a table whose "fix" column says what to
-change. API keys never reach the output: every cell passes through `_redact`.
+change. API keys never reach the output: every cell passes through a `core.redact.Redactor`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from rich.table import Table
 from interlink.cli import output
 from interlink.config.settings import Config
 from interlink.core import ChatRequest, GatewayError, Message, TextBlock
+from interlink.core.redact import Redactor
 from interlink.providers import ProviderSettings
 from interlink.routing.catalog import Catalog, codec_for
 from interlink.routing.transport import Transport
@@ -259,7 +260,9 @@ async def _check_call(
                 raise codec.map_error(reply.status, reply.headers, body, settings=settings)
             codec.parse_response(body, settings=settings)
         except GatewayError as error:
-            report.fail("call", t.ms, f"calling {model}: {error.message[:160]}")
+            # Scrubbed before it is cut: a cut key is still most of a key.
+            text = Redactor(config.secrets()).scrub(error.message)
+            report.fail("call", t.ms, f"calling {model}: {text[:160]}")
             return
         except TimeoutError:
             report.fail("call", t.ms, f"calling {model}: no answer in {timeout:g} s")
@@ -350,18 +353,6 @@ def _display_url(url: str) -> str:
     return urlunsplit(parts)
 
 
-def _secrets(config: Config) -> list[str]:
-    values = [p.api_key for p in config.providers.values() if p.api_key]
-    values += [v for p in config.providers.values() for v in p.headers.values()]
-    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
 # -------------------------------------------------------------------------------- output
 
 
@@ -376,7 +367,7 @@ def _cell(check: Check | None) -> str:
     return f"[green]✓{timing}[/green]{note}" if check.ok else f"[red]✗{timing}[/red]{note}"
 
 
-def render(reports: list[Report], secrets: list[str], console: Console, *, call: bool) -> None:
+def render(reports: list[Report], redactor: Redactor, console: Console, *, call: bool) -> None:
     steps = STEPS if call else STEPS[:-1]
     table = Table(title="interlink doctor", show_lines=True)
     for column in ("provider", "kind", "base URL", *steps, "fix"):
@@ -385,7 +376,7 @@ def render(reports: list[Report], secrets: list[str], console: Console, *, call:
         # Upstream text can hold [brackets], which rich would read as markup.
         plain = [escape(r.provider), r.kind, escape(r.base_url)]
         cells = [*plain, *(_cell(r.checks.get(s)) for s in steps), escape("\n".join(r.fixes))]
-        table.add_row(*(_redact(c, secrets) for c in cells))
+        table.add_row(*(redactor.scrub(c) for c in cells))
     console.print(table)
 
 
@@ -397,13 +388,13 @@ def _plain_cell(check: Check | None) -> str:
     return f"{mark}{timing}" + (f" ({check.note})" if check.note else "")
 
 
-def render_plain(reports: list[Report], secrets: list[str], *, call: bool) -> None:
+def render_plain(reports: list[Report], redactor: Redactor, *, call: bool) -> None:
     """One line per provider, nothing cut (stdout is a pipe or a file)."""
     steps = STEPS if call else STEPS[:-1]
     columns = [output.Column(name) for name in ("provider", "kind", "base_url", *steps, "fix")]
     rows = [
         [
-            _redact(cell, secrets)
+            redactor.scrub(cell)
             for cell in [
                 r.provider,
                 r.kind,
@@ -417,19 +408,19 @@ def render_plain(reports: list[Report], secrets: list[str], *, call: bool) -> No
     output.plain_table(columns, rows)
 
 
-def as_json(reports: list[Report], secrets: list[str]) -> list[dict[str, object]]:
+def as_json(reports: list[Report], redactor: Redactor) -> list[dict[str, object]]:
     """The reports as data (`doctor --json`), redacted like the table."""
     return [
         {
             "provider": r.provider,
             "kind": r.kind,
-            "base_url": _redact(r.base_url, secrets),
+            "base_url": redactor.scrub(r.base_url),
             "ok": not r.failed,
             "checks": {
-                step: {"ok": c.ok, "ms": None if c.ms is None else round(c.ms, 1), "note": _redact(c.note, secrets)}
+                step: {"ok": c.ok, "ms": None if c.ms is None else round(c.ms, 1), "note": redactor.scrub(c.note)}
                 for step, c in r.checks.items()
             },
-            "fixes": [_redact(fix, secrets) for fix in r.fixes],
+            "fixes": [redactor.scrub(fix) for fix in r.fixes],
         }
         for r in reports
     ]
@@ -457,9 +448,9 @@ def doctor(
     finally:
         if local is not None:
             local.stop()
-    secrets = _secrets(settings)
+    redactor = Redactor(settings.secrets())
     if json_out:
-        output.print_json(as_json(reports, secrets))
+        output.print_json(as_json(reports, redactor))
         raise typer.Exit(1 if not reports or any(r.failed for r in reports) else 0)
     if not reports:
         console.print(
@@ -468,9 +459,9 @@ def doctor(
         )
         raise typer.Exit(1)
     if output.is_terminal():
-        render(reports, secrets, console, call=call)
+        render(reports, redactor, console, call=call)
     else:
-        render_plain(reports, secrets, call=call)
+        render_plain(reports, redactor, call=call)
     failed = [r.provider for r in reports if r.failed]
     console.print(
         f"[red]{len(failed)} provider(s) failing: {', '.join(failed)}[/red]"

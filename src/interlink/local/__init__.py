@@ -124,7 +124,7 @@ def add_to_config(config: Config, handle: LocalModel) -> Config:
     # llama.cpp's server answers any model name with the one model it runs: only the real name
     # is served, so `local/gpt-5` is a 404 rather than SmolLM2 answering under another name.
     config.providers[PROVIDER] = ProviderConfig(
-        kind="openai-chat", base_url=handle.base_url, preset="llamacpp", prefix_routing=False
+        kind="openai-chat", base_url=handle.base_url, preset="llamacpp", allow_unlisted_models=False
     )
     config.models[PUBLIC_NAME] = ModelConfig(
         provider=PROVIDER,

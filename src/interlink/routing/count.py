@@ -55,7 +55,7 @@ async def count_tokens(request: ChatRequest, route: Route, dispatcher: Dispatche
         try:
             return TokenCount(await _ask_upstream(codec, prepared, deployment, dispatcher), "upstream")
         except GatewayError as error:
-            attribute(error, deployment)
+            attribute(error, deployment, dispatcher.catalog.redactor)
             log.warning(
                 "count_tokens: the upstream did not count; estimating", extra={"fields": {"error": error.message}}
             )
@@ -84,7 +84,8 @@ async def _ask_upstream(
     except TimeoutError:
         raise GatewayError(ErrorKind.TIMEOUT, f"no count within {UPSTREAM_COUNT_SECONDS:g} s") from None
     if response.status >= 400:
-        raise deployment.codec.map_error(response.status, response.headers, body, settings=deployment.provider)
+        scrubbed = dispatcher.catalog.redactor.scrub_bytes(body)  # an upstream may quote the key back
+        raise deployment.codec.map_error(response.status, response.headers, scrubbed, settings=deployment.provider)
     try:
         return codec.parse_count_tokens(body)
     except ValueError as exc:

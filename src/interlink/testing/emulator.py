@@ -20,14 +20,16 @@ issues and (in strict mode) checks.
 Per-request knobs, as headers or as a model suffix (`model@fault=status_500,delay=5`; the suffix is
 stripped from the echoed model): x-emu-fault / fault, x-emu-delay-ms / delay (ms after each content
 event), x-emu-stall-s / stall (default 30), x-emu-cache-read / cache (cached input tokens to report),
-x-emu-strict: anthropic / strict=anthropic, x-emu-prompt-cache: 1 / prompt_cache=1 (apply Anthropic's
-prompt caching to this request, see `emulator_cache`; `--prompt-cache` turns it on for every
-request). An unknown fault name is answered with a 400. Anthropic requests with cache markers the
-real API refuses (more than 4, or on a thinking block) get its 400 in every mode.
+x-emu-strict: anthropic / strict=anthropic, x-emu-repeat / repeat (the answer text N times over),
+x-emu-prompt-cache: 1 / prompt_cache=1 (apply Anthropic's prompt caching to this request, see
+`emulator_cache`; `--prompt-cache` turns it on for every request). An unknown fault name is
+answered with a 400. Anthropic requests with cache markers the real API refuses (more than 4, or
+on a thinking block) get its 400 in every mode.
 
 Faults (`FAULTS`; queued with `set_fault`, which applies to model requests only, not count_tokens):
 refuse, reset_before_headers (TCP RST), stall_before_first_byte, status_400/429/500/503/529,
-and after 3 content events: close_mid_stream, truncate, stall_mid_stream, in_stream_error_mid,
+echo_key (a 401 quoting the credential received), and after 3 content events: close_mid_stream,
+truncate, stall_mid_stream, in_stream_error_mid, echo_key_in_stream (an error event quoting it),
 malformed_sse, truncated_json; in_stream_error_first before any content. On a non-stream request
 the stream faults cut, pause or break the JSON body instead, and in-stream errors become HTTP 529
 (Anthropic) / 500 (OpenAI).
@@ -65,16 +67,21 @@ from interlink.testing.emulator_script import (
 )
 
 HTTP_FAULTS = {"status_400": 400, "status_429": 429, "status_500": 500, "status_503": 503, "status_529": 529}
+# Upstreams that quote the credential they received in their error text (some do).
+ECHO_FAULTS = {"echo_key", "echo_key_in_stream"}
 STREAM_FAULTS = {
     "close_mid_stream",
     "truncate",
     "stall_mid_stream",
     "in_stream_error_first",
     "in_stream_error_mid",
+    "echo_key_in_stream",
     "malformed_sse",
     "truncated_json",
 }
-FAULTS = frozenset({"refuse", "reset_before_headers", "stall_before_first_byte", *HTTP_FAULTS, *STREAM_FAULTS})
+FAULTS = frozenset(
+    {"refuse", "reset_before_headers", "stall_before_first_byte", *HTTP_FAULTS, *STREAM_FAULTS, *ECHO_FAULTS}
+)
 FAULT_AFTER = 3  # content events written before a mid-stream fault strikes
 _ROUTES = {"/v1/messages": ANTHROPIC, "/v1/chat/completions": CHAT, "/v1/responses": RESPONSES}
 _KNOB_HEADERS = {
@@ -83,6 +90,7 @@ _KNOB_HEADERS = {
     "stall": "x-emu-stall-s",
     "cache": "x-emu-cache-read",
     "strict": "x-emu-strict",
+    "repeat": "x-emu-repeat",
     "prompt_cache": "x-emu-prompt-cache",
 }
 
@@ -112,6 +120,8 @@ class Knobs:
     cached: int = 0
     strict: bool = False
     prompt_cache: bool = False
+    repeat: int = 1
+    """The answer's text this many times over (a long answer, in at most ~256 deltas)."""
     record: RecordedRequest | None = None
 
 
@@ -260,6 +270,7 @@ class Emulator:
             stall_s=float(spec.get("stall", self.stall_s)),
             cached=int(spec.get("cache", 0)),
             strict=self.strict_anthropic or spec.get("strict") == "anthropic",
+            repeat=max(1, int(spec.get("repeat", 1))),
             prompt_cache=self.prompt_cache or spec.get("prompt_cache", "0") not in ("0", "", "off", "false"),
         )
         if spec.get("fault") and spec["fault"] not in FAULTS:
@@ -289,6 +300,8 @@ class Emulator:
             await asyncio.sleep(knobs.stall_s)
         if fault in HTTP_FAULTS:
             return self._error(api, HTTP_FAULTS[fault])
+        if fault == "echo_key":
+            return self._error(api, 401, f"Incorrect API key provided: {_credential(request)}.")
         try:
             conv = PARSERS[api](body)
         except InvalidRequest as exc:
@@ -303,10 +316,15 @@ class Emulator:
                 self._cache_usage(body, answer, knobs)
             except CacheProblem as exc:
                 return self._error(api, 400, str(exc))
+        if knobs.repeat > 1 and answer.tool_call is None:
+            answer.text *= knobs.repeat
+            answer.output_tokens *= knobs.repeat
         if body.get("stream") is True:
             return await self._stream(request, api, wire.stream_for(api, answer, knobs.model, self.ids, body), knobs)
         if fault in ("in_stream_error_first", "in_stream_error_mid"):
             return self._error(api, wire.in_stream_error_status(api))
+        if fault == "echo_key_in_stream":
+            return self._error(api, wire.in_stream_error_status(api), f"key {_credential(request)} is over quota")
         payload = json.dumps(wire.render(api, answer, knobs.model, self.ids, body), ensure_ascii=False).encode()
         return await self._send_json(request, api, payload, knobs)
 
@@ -396,6 +414,8 @@ class Emulator:
             return await self._finish(resp, [])
         if fault == "in_stream_error_mid":
             return await self._finish(resp, stream.error_frames())
+        if fault == "echo_key_in_stream":
+            return await self._finish(resp, stream.error_frames(f"key {_credential(request)} is over quota"))
         if fault == "truncated_json":
             await resp.write(frame.data[: len(frame.data) // 2])
             return await self._finish(resp, [])
@@ -473,6 +493,12 @@ async def _serve(emu: Emulator, port: int) -> None:
         await asyncio.Event().wait()
     finally:
         await emu.stop()
+
+
+def _credential(request: web.Request) -> str:
+    """The key the request carried, as an echoing upstream would quote it."""
+    auth = request.headers.get("authorization", "")
+    return request.headers.get("x-api-key") or auth.removeprefix("Bearer ").strip() or "(none)"
 
 
 if __name__ == "__main__":

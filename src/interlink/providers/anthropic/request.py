@@ -29,7 +29,7 @@ from interlink.core import (
     ToolResultBlock,
 )
 from interlink.core.content import CacheControl
-from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides
+from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides, apply_policy
 from interlink.providers.anthropic.cache import add_breakpoints
 
 API_VERSION = "2023-06-01"
@@ -107,7 +107,8 @@ def build_request(
         headers.update({k: lowered[k] for k in FORWARDED_HEADERS if k in lowered})
     else:
         body = _Translator(request, dropped).body(upstream_model, stream)
-    if request.auto_cache:
+    apply_policy(body, settings.policy, dropped)
+    if request.auto_cache:  # after the policy: breakpoints go on what is really sent
         add_breakpoints(body)
     return UpstreamRequest(
         url=messages_url(settings.base_url),
