@@ -180,6 +180,15 @@ class PriceConfig(_Strict):
     cache_write: float | None = Field(default=None, ge=0)
 
 
+class ReasoningStoreConfig(_Strict):
+    """The gateway's reasoning store (README "Thinking across replicas"): in Redis when
+    `redis_url` is set, else in each process."""
+
+    ttl_seconds: float = Field(default=86_400.0, gt=0)
+    max_entries: int = Field(default=10_000, ge=1)
+    max_entry_bytes: int = Field(default=256 * 1024, ge=1024)
+
+
 class Config(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -188,7 +197,8 @@ class Config(_Strict):
     database_url: str | None = None
     """SQLAlchemy async URL (postgresql+asyncpg://...); default SQLite in `data_dir`. Env: INTERLINK_DATABASE_URL."""
     redis_url: str | None = None
-    """Shared rate limits across replicas (redis://...). Env: INTERLINK_REDIS_URL."""
+    """Shared rate limits and reasoning store across replicas (redis://...). Env: INTERLINK_REDIS_URL."""
+    reasoning_store: ReasoningStoreConfig = Field(default_factory=ReasoningStoreConfig)
     data_dir: str | None = None
     """Where the SQLite database lives. Env: INTERLINK_DATA_DIR; default a per-user data dir."""
     pricing: dict[str, PriceConfig] = Field(default_factory=dict)

@@ -48,7 +48,7 @@ async def count_tokens(request: ChatRequest, route: Route, dispatcher: Dispatche
         upstream_model=deployment.upstream_model,
         upstream_kind=deployment.provider.kind,
         model_overrides=route.overrides,
-        store=dispatcher.store,
+        store=await dispatcher.store.recall(request),
     ).request
     codec = deployment.codec
     if isinstance(codec, TokenCounter):

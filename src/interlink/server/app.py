@@ -29,6 +29,7 @@ from interlink.config.settings import Config
 from interlink.core import ErrorKind, GatewayError
 from interlink.protocols import ClientProtocol
 from interlink.protocols.anthropic import PROTOCOL as ANTHROPIC
+from interlink.repair.reasoning_store import StoreLimits, create_store
 from interlink.routing.catalog import Catalog
 from interlink.routing.count import count_tokens
 from interlink.routing.dispatch import Dispatcher
@@ -66,6 +67,11 @@ class Gateway:
         """Set when draining is over: open streams end with a terminal error event."""
         self.started_at = int(time.time())
         self._mode_task: asyncio.Task[None] | None = None
+        limits = config.reasoning_store
+        self.reasoning = create_store(
+            config.redis_url, StoreLimits(limits.ttl_seconds, limits.max_entries, limits.max_entry_bytes)
+        )
+        """Kept reasoning (in Redis when `redis_url` is set, so every replica finds it); outlives reloads."""
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -73,9 +79,9 @@ class Gateway:
         dispatcher = Dispatcher(catalog, self.transport)
         previous = getattr(self, "pipeline", None)
         if previous is not None:
-            # Learned state outlives a reload: breakers and stored reasoning stay meaningful.
+            # Learned state outlives a reload: breakers stay meaningful.
             dispatcher.breakers = previous.dispatcher.breakers
-            dispatcher.store = previous.dispatcher.store
+        dispatcher.store = self.reasoning
         self.config = config
         self.service.metrics.set_models(config.models)
         self.pipeline = Pipeline(
@@ -128,6 +134,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.transport.close()
+        await self.reasoning.close()
         await self.service.close()  # flushes the usage ledger: nothing accepted is lost
 
 
