@@ -84,7 +84,7 @@ def _check_references(config: Config, problems: list[str]) -> None:
             problems.append(f"providers.{name}.kind: {missing}")
         if provider.preset is None:
             continue
-        if provider.kind != "openai-chat":
+        if provider.kind not in ("openai-chat", "azure-openai"):
             problems.append(
                 f"providers.{name}.preset: presets describe OpenAI-compatible servers; use kind: openai-chat"
             )
