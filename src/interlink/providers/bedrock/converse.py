@@ -45,6 +45,7 @@ from interlink.core import (
     Usage,
 )
 from interlink.providers.anthropic.errors import error_from_payload
+from interlink.providers.anthropic.request import EFFORT_BUDGETS
 from interlink.sse import ServerSentEvent
 
 API = "bedrock-converse"
@@ -104,10 +105,13 @@ def build_body(request: ChatRequest, *, upstream_model: str) -> tuple[dict[str, 
     if request.top_k is not None:
         extra["top_k"] = request.top_k
     reasoning = request.reasoning
-    if reasoning is not None and reasoning.enabled and reasoning.budget_tokens:
-        extra["thinking"] = {"type": "enabled", "budget_tokens": reasoning.budget_tokens}
-    elif reasoning is not None and reasoning.enabled:
-        drop("reasoning_effort")  # no model-neutral field for an effort level
+    if reasoning is not None and reasoning.enabled and reasoning.effort != "none":
+        # Converse has no neutral field for thinking: Claude's, which Bedrock passes to the model
+        budget = max(reasoning.budget_tokens or EFFORT_BUDGETS.get(reasoning.effort or "", 2048), 1024)
+        extra["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        if config.get("maxTokens", 0) <= budget:
+            config["maxTokens"] = budget + 4096
+            body["inferenceConfig"] = config
     if extra:
         body["additionalModelRequestFields"] = extra
     _tools(request, body, drop)
