@@ -24,6 +24,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
@@ -348,8 +349,9 @@ class AzureChatStream(wire.WireStream):
         return self.inner.malformed()
 
 
-async def _azure(emu: Any, request: web.Request, api: str, deployment: str | None) -> web.StreamResponse:
+async def _azure(emu: Any, api: str, by_path: bool, request: web.Request) -> web.StreamResponse:
     rec = await emu._record(request)
+    deployment = request.match_info["deployment"] if by_path else None
     if (deployment is not None or request.path == "/openai/responses") and "api-version" not in request.query:
         return azure_error(404, "Resource not found")  # what Azure answers without api-version
     token = request.headers.get("Authorization", "")[7:]
@@ -393,18 +395,13 @@ async def _msi_token(emu: Any, request: web.Request) -> web.Response:
 
 
 def add_cloud_routes(emu: Any, app: web.Application) -> None:
-    app.router.add_post(
-        "/model/{model}/{operation:invoke|invoke-with-response-stream|converse|converse-stream}",
-        lambda r: _bedrock(emu, r),
-    )
-    app.router.add_post(
-        "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{target}", lambda r: _vertex(emu, r)
-    )
-    app.router.add_post("/token", lambda r: _google_token(emu, r))
-    app.router.add_get("/msi/token", lambda r: _msi_token(emu, r))
-    app.router.add_post(
-        "/openai/deployments/{deployment}/chat/completions", lambda r: _azure(emu, r, CHAT, r.match_info["deployment"])
-    )
-    app.router.add_post("/openai/responses", lambda r: _azure(emu, r, RESPONSES, None))
-    app.router.add_post("/openai/v1/chat/completions", lambda r: _azure(emu, r, CHAT, None))
-    app.router.add_post("/openai/v1/responses", lambda r: _azure(emu, r, RESPONSES, None))
+    bedrock = "/model/{model}/{operation:invoke|invoke-with-response-stream|converse|converse-stream}"
+    app.router.add_post(bedrock, partial(_bedrock, emu))
+    vertex = "/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{target}"
+    app.router.add_post(vertex, partial(_vertex, emu))
+    app.router.add_post("/token", partial(_google_token, emu))
+    app.router.add_get("/msi/token", partial(_msi_token, emu))
+    app.router.add_post("/openai/deployments/{deployment}/chat/completions", partial(_azure, emu, CHAT, True))
+    app.router.add_post("/openai/responses", partial(_azure, emu, RESPONSES, False))
+    app.router.add_post("/openai/v1/chat/completions", partial(_azure, emu, CHAT, False))
+    app.router.add_post("/openai/v1/responses", partial(_azure, emu, RESPONSES, False))

@@ -34,6 +34,11 @@ class EntraToken:
                     self._token = await self._fetch()
         return {"authorization": f"Bearer {self._token.token}"}
 
+    async def close(self) -> None:
+        if self._credential is not None:
+            await self._credential.close()
+            self._credential = None
+
     async def _fetch(self) -> Any:
         try:
             from azure.core.exceptions import ClientAuthenticationError

@@ -60,7 +60,9 @@ class AwsCredentials:
             frozen = self._source.get_frozen_credentials()
         except (BotoCoreError, ClientError) as exc:
             raise GatewayError(
-                ErrorKind.AUTHENTICATION, f"AWS credentials could not be loaded: {exc}", retryable=False
+                ErrorKind.AUTHENTICATION,
+                f"AWS credentials could not be loaded ({exc}); {NO_CREDENTIALS}",
+                retryable=False,
             ) from None
         if not frozen.access_key or not frozen.secret_key:
             raise GatewayError(ErrorKind.AUTHENTICATION, NO_CREDENTIALS, retryable=False)
