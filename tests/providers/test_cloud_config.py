@@ -98,3 +98,15 @@ def test_codec_import_without_its_extra_names_it(monkeypatch: pytest.MonkeyPatch
             catalog.codec_for("bedrock")
     finally:
         catalog.codec_for.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "model", ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5@20250929", "claude-sonnet-4-5"]
+)
+def test_cloud_ids_get_the_vendor_models_prices_and_limits(model: str) -> None:
+    from interlink.repair.capabilities import capabilities_for
+    from interlink.usage.pricing import Pricing
+
+    price = Pricing().price([f"public-{model}", model])
+    assert price is not None and (price.input, price.output) == (3.0, 15.0)
+    assert capabilities_for(model, "anthropic").max_output_tokens == 64000
