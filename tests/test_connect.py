@@ -83,7 +83,10 @@ def test_codex_toml(config_file: str) -> None:
     provider = config["model_providers"][config["model_provider"]]
     assert provider["base_url"] == f"{URL}/v1"
     assert provider["wire_api"] == "responses"
-    assert f"export {provider['env_key']}={KEY}" in out
+    # the file names the variable; the key itself only goes to the terminal, never into the file
+    assert KEY not in out
+    result = CliRunner().invoke(app, ["connect", "codex", "--url", URL, "--key", KEY, "--config", config_file])
+    assert f"export {provider['env_key']}={KEY}" in result.stderr
 
 
 def test_aider_both_paths(config_file: str) -> None:

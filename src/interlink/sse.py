@@ -34,10 +34,21 @@ def encode_comment(text: str = "") -> bytes:
     return b": " + text.encode() + b"\n\n"
 
 
+MAX_EVENT_BYTES = 32 * 1024 * 1024
+"""Largest line or event the decoder holds (a Responses image arrives as one large event); a peer
+that never ends its line cannot grow the gateway's memory past it."""
+
+
+class SSEOverflow(ValueError):
+    """An event or line longer than the decoder's limit."""
+
+
 class SSEDecoder:
     """Feed raw bytes as they arrive; get back every event completed by them."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self.max_event_bytes = max_event_bytes
+        self._size = 0
         self._buffer = b""
         self._data: list[str] = []
         self._event: str | None = None
@@ -55,6 +66,8 @@ class SSEDecoder:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = buffer.rfind(b"\n")
         if end == -1:
+            if len(buffer) > self.max_event_bytes:
+                raise SSEOverflow(f"an SSE line longer than {self.max_event_bytes} bytes")
             self._buffer = buffer + held
             return []
         self._buffer = buffer[end + 1 :] + held
@@ -75,8 +88,12 @@ class SSEDecoder:
                 if data or name is not None:
                     events.append(ServerSentEvent(data="\n".join(data), event=name, id=self._id))
                     data, name = [], None
+                self._size = 0
             elif line.startswith("data: "):
                 data.append(line[6:])
+                self._size += len(line)
+                if self._size > self.max_event_bytes:
+                    raise SSEOverflow(f"an SSE event longer than {self.max_event_bytes} bytes")
             elif line[0] == ":":
                 self.comments += 1
             else:
@@ -85,6 +102,9 @@ class SSEDecoder:
                     value = value[1:]
                 if field == "data":
                     data.append(value)
+                    self._size += len(value)
+                    if self._size > self.max_event_bytes:
+                        raise SSEOverflow(f"an SSE event longer than {self.max_event_bytes} bytes")
                 elif field == "event":
                     name = value
                 elif field == "id":

@@ -5,6 +5,7 @@ checked against the official SDK's own accumulation of the same bytes."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,14 @@ from interlink.core import (
 from interlink.core.assemble import assemble
 from interlink.core.request import Passthrough
 from interlink.protocols.anthropic import PROTOCOL
-from interlink.providers import ProviderSettings
+from interlink.providers import ClientPolicy, ProviderSettings
 from interlink.providers.anthropic import CODEC
 from interlink.sse import ServerSentEvent, SSEDecoder
 
 SETTINGS = ProviderSettings(name="anth", kind="anthropic", base_url="https://api.anthropic.test", api_key="sk-ant")
+
+
+HOSTED = replace(SETTINGS, policy=ClientPolicy(hosted_tools=True))
 
 
 def build(request: ChatRequest, stream: bool = False) -> tuple[dict[str, Any], Any]:
@@ -368,15 +372,19 @@ def test_translated_request_shape() -> None:
     assert last[1] == {"type": "text", "text": "after"}
     assert last[2]["source"] == {"type": "base64", "media_type": "image/jpeg", "data": "QUJD"}
     assert last[3]["source"] == {"type": "url", "url": "https://i/x.png"}
+    # Anthropic's own server tool is billed by the upstream: off unless the provider allows it
     assert body["tools"] == [
         {"name": "f", "input_schema": {"type": "object", "properties": {}}, "description": "does f"},
-        {"type": "web_search_20250305", "name": "web_search"},
     ]
     assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
     assert body["temperature"] == 1.0 and body["stop_sequences"] == ["END"]
     assert body["metadata"] == {"user_id": "u1"}
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": {"type": "object"}}}
-    assert set(upstream.dropped) == {"reasoning", "raw_blocks", "server_tools", "seed", "presence_penalty"}
+    assert set(upstream.dropped) == {
+        "reasoning", "raw_blocks", "server_tools", "seed", "presence_penalty", "hosted_tools"
+    }  # fmt: skip
+    kept = orjson.loads(CODEC.build_request(request, upstream_model="claude-up", settings=HOSTED, stream=True).body)
+    assert kept["tools"][1] == {"type": "web_search_20250305", "name": "web_search"}
 
 
 @pytest.mark.parametrize(
@@ -483,7 +491,11 @@ def test_real_requests_survive_parse_then_translated_build(shared_dir: Path) -> 
             continue  # count_tokens
         request = PROTOCOL.parse_request(original, {})
         request.passthrough = None
-        body, upstream = build(request, stream=bool(original.get("stream")))
+        # Server tools in some recordings pass only where the provider allows hosted tools.
+        upstream = CODEC.build_request(
+            request, upstream_model="claude-up", settings=HOSTED, stream=bool(original.get("stream"))
+        )
+        body = orjson.loads(upstream.body)
         assert _normalize(body["messages"]) == _normalize(original["messages"]), path.name
         for key in ("system", "tools", "tool_choice", "thinking", "cache_control", "max_tokens"):
             if key in original:

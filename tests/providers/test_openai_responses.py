@@ -8,6 +8,7 @@ between what was streamed and what the upstream said it sent.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -33,7 +34,7 @@ from interlink.core import (
 )
 from interlink.core.assemble import assemble
 from interlink.core.request import Passthrough
-from interlink.providers import ProviderSettings
+from interlink.providers import ClientPolicy, ProviderSettings
 from interlink.providers.openai_responses import CODEC
 from interlink.providers.openai_responses.response import item_blocks
 from interlink.sse import ServerSentEvent, SSEDecoder
@@ -315,9 +316,13 @@ def test_foreign_raw_tools_dropped_native_kept() -> None:
             ToolSpec("web_search", raw={"type": "web_search_20250305", "name": "web_search"}, raw_origin="anthropic"),
         ],
     )
-    built = CODEC.build_request(request, upstream_model="m", settings=SETTINGS, stream=False)
+    hosted = replace(SETTINGS, policy=ClientPolicy(hosted_tools=True))
+    built = CODEC.build_request(request, upstream_model="m", settings=hosted, stream=False)
     assert orjson.loads(built.body)["tools"] == [{"type": "web_search"}]
     assert "server_tools" in built.dropped
+    # by default a tool the upstream runs (and bills) is not the client's to turn on
+    built = CODEC.build_request(request, upstream_model="m", settings=SETTINGS, stream=False)
+    assert "tools" not in orjson.loads(built.body) and "hosted_tools" in built.dropped
 
 
 def test_passthrough_keeps_unknown_fields_and_forces_stateless() -> None:

@@ -58,8 +58,24 @@ def test_catalog_resolves_exact_provider_slash_and_patterns(monkeypatch: pytest.
     catalog = Catalog(parse_config(GOOD, "good.yaml"))
     route = catalog.resolve("sonnet")
     assert (route.deployments[0].provider.name, route.deployments[0].upstream_model) == ("ant", "claude-sonnet-4-5")
-    assert catalog.resolve("ant/claude-opus-4-1").deployments[0].upstream_model == "claude-opus-4-1"
     assert catalog.resolve("deepseek-reasoner").deployments[0].provider.preset.name == "deepseek"
+    # `<provider>/<model>` names reach unlisted models only where the provider opts in
+    with pytest.raises(GatewayError) as info:
+        catalog.resolve("ant/claude-opus-4-1")
+    assert info.value.status == 404
+    config = parse_config(GOOD, "good.yaml")
+    config.providers["ant"].allow_unlisted_models = True
+    assert Catalog(config).resolve("ant/claude-opus-4-1").deployments[0].upstream_model == "claude-opus-4-1"
+
+
+def test_unknown_model_404_lists_only_what_the_key_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_KEY", "k")
+    catalog = Catalog(parse_config(GOOD, "good.yaml"))
+    with pytest.raises(GatewayError) as info:
+        catalog.resolve("x" * 5000, visible=lambda name: name == "sonnet")
+    message = info.value.message
+    assert "sonnet" in message and "deepseek" not in message and "*" not in message
+    assert len(message) < 300  # a client's long name is quoted as a short prefix
 
 
 def test_unknown_model_is_404_naming_close_matches(monkeypatch: pytest.MonkeyPatch) -> None:

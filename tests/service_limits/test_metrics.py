@@ -6,7 +6,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from interlink.core.errors import ErrorKind
-from interlink.metrics import OTHER, Metrics
+from interlink.metrics import UNKNOWN, Metrics
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:
@@ -28,7 +28,7 @@ def test_request_counts_and_histograms() -> None:
 
 
 def test_errors_retries_tokens_and_streams() -> None:
-    m = Metrics()
+    m = Metrics(models=["claude"])
     m.error(ErrorKind.RATE_LIMIT)
     m.error("overloaded")
     m.error(ErrorKind.RATE_LIMIT)
@@ -53,18 +53,21 @@ def test_unknown_token_kind_is_a_programming_error() -> None:
         Metrics().tokens("m", "prompt", 1)
 
 
-def test_model_label_is_capped_but_configured_models_always_kept() -> None:
-    m = Metrics(models=["configured"], max_values=3)
+def test_model_label_only_takes_configured_names() -> None:
+    m = Metrics(models=["configured", "claude-*"])
     for i in range(10):
-        m.request("anthropic", f"client-made-{i}", 200, 0.1)
+        m.request("anthropic", f"client-made-{i}" + "x" * 100_000, 200, 0.1)
     m.request("anthropic", "configured", 200, 0.1)
+    m.request("anthropic", "claude-sonnet-4-5", 200, 0.1)
     m.tokens("client-made-0", "output", 5)
-    m.tokens("client-made-9", "output", 7)
-    assert value(m, "interlink_requests_total", api="anthropic", model=OTHER, status="200") == 7
-    assert value(m, "interlink_requests_total", api="anthropic", model="client-made-2", status="200") == 1
+    assert value(m, "interlink_requests_total", api="anthropic", model=UNKNOWN, status="200") == 10
     assert value(m, "interlink_requests_total", api="anthropic", model="configured", status="200") == 1
-    assert value(m, "interlink_tokens_total", model="client-made-0", kind="output") == 5
-    assert value(m, "interlink_tokens_total", model=OTHER, kind="output") == 7
+    assert value(m, "interlink_requests_total", api="anthropic", model="claude-*", status="200") == 1
+    assert value(m, "interlink_tokens_total", model=UNKNOWN, kind="output") == 5
+    assert len(m.render()[0]) < 20_000  # nothing a client chose is kept
+    m.set_models(["client-made-1" + "x" * 100_000])  # a reload that names it makes it a label
+    m.request("anthropic", "client-made-1" + "x" * 100_000, 200, 0.1)
+    assert value(m, "interlink_requests_total", api="anthropic", model=UNKNOWN, status="200") == 10
 
 
 def test_registries_are_independent() -> None:
@@ -75,7 +78,7 @@ def test_registries_are_independent() -> None:
 
 
 def test_render_parses_as_prometheus_text() -> None:
-    m = Metrics()
+    m = Metrics(models=["o3"])
     m.request("openai-responses", "o3", 200, 2.0, 0.4)
     m.tokens("o3", "output", 42)
     body, content_type = m.render()

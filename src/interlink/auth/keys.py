@@ -22,6 +22,7 @@ from interlink.auth import audit
 from interlink.auth.audit import Actor
 from interlink.core.errors import GatewayError
 from interlink.store.cached import Cached
+from interlink.store.database import OUTAGE_GRACE_SECONDS, reachable
 from interlink.store.schema import api_keys
 
 if TYPE_CHECKING:
@@ -103,6 +104,10 @@ class KeyInfo:
             "revoked_at": iso(self.revoked_at),
             "status": self.status,
         }
+
+
+def _is_none(value: object) -> bool:
+    return value is None
 
 
 def _plain(value: Any) -> Any:
@@ -208,10 +213,12 @@ class KeyStore:
         self.cache_size = cache_size
         # secret hash -> the row's principal and revoked flag, or None when unknown
         self._principals: Cached[str, tuple[Principal, bool] | None] = Cached(
-            self._fetch, ttl=cache_ttl, max_size=cache_size
+            self._fetch, ttl=cache_ttl, max_size=cache_size, stale_for=OUTAGE_GRACE_SECONDS, is_miss=_is_none
         )
         # (any active key, when the last of them expires): asked on every keyless request.
-        self._any: Cached[None, tuple[bool, datetime | None]] = Cached(self._fetch_any, ttl=cache_ttl)
+        self._any: Cached[None, tuple[bool, datetime | None]] = Cached(
+            self._fetch_any, ttl=cache_ttl, stale_for=OUTAGE_GRACE_SECONDS
+        )
 
     async def create(
         self,
@@ -317,12 +324,17 @@ class KeyStore:
             found, last_expiry = await self._any.get(None)
         return found
 
+    async def ever_had_keys(self) -> bool:
+        """Whether the store holds any key at all, active, revoked or expired (asked at start)."""
+        async with self.db.engine.connect() as conn:
+            return bool(await conn.scalar(sa.select(api_keys.c.id).limit(1)))
+
     async def _fetch_any(self, _: None) -> tuple[bool, datetime | None]:
         now = datetime.now(UTC)
         query = sa.select(api_keys.c.expires_at).where(
             api_keys.c.revoked_at.is_(None), sa.or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now)
         )
-        async with self.db.engine.connect() as conn:
+        async with reachable("API keys"), self.db.engine.connect() as conn:
             expiries = (await conn.execute(query.limit(1000))).scalars().all()
         return bool(expiries), None if not expiries or None in expiries else max(expiries)
 
@@ -340,7 +352,7 @@ class KeyStore:
         return principal
 
     async def _fetch(self, digest: str) -> tuple[Principal, bool] | None:
-        async with self.db.engine.connect() as conn:
+        async with reachable("API keys"), self.db.engine.connect() as conn:
             row = (await conn.execute(sa.select(api_keys).where(api_keys.c.secret_hash == digest))).first()
         # The index lookup already matched; the constant-time compare guards against a backend
         # whose comparison is looser (collation, trailing spaces) than byte equality.

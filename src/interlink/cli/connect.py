@@ -210,8 +210,9 @@ def render_claude(url: str, key: str, models: list[str], model: str) -> tuple[st
 
 
 def render_codex(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
-    body = codex_config(url, model) + f"\n# and in your shell:\n# export {CODEX_ENV_KEY}={shlex.quote(key)}\n"
-    return body, f"Save as ~/.codex/config.toml, export {CODEX_ENV_KEY}, then run: codex"
+    # The file names the variable, never the key: a config file gets copied, committed, shared.
+    body = codex_config(url, model)
+    return body, (f"Save as ~/.codex/config.toml, then in your shell: export {CODEX_ENV_KEY}={shlex.quote(key)}; codex")
 
 
 def render_aider(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:

@@ -4,7 +4,7 @@ For every provider, in order (a failed step skips the steps after it): DNS resol
 connect, TLS handshake (https only), auth (GET the upstream's model list with the exact headers
 the provider's codec sends on real calls) and, with `--call`, a one-token model call through the
 codec and the gateway's own `Transport`. The result is a table whose "fix" column says what to
-change. API keys never reach the output: every cell passes through `_redact`.
+change. API keys never reach the output: every cell passes through a `core.redact.Redactor`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from rich.table import Table
 
 from interlink.config.settings import CLOUD_KINDS, Config
 from interlink.core import ChatRequest, GatewayError, Message, TextBlock
+from interlink.core.redact import Redactor
 from interlink.providers import ProviderSettings
 from interlink.routing.catalog import Catalog, codec_for
 from interlink.routing.transport import Transport
@@ -317,7 +318,9 @@ async def _check_call(
                 raise codec.map_error(reply.status, reply.headers, body, settings=settings)
             codec.parse_response(body, settings=settings)
         except GatewayError as error:
-            report.fail("call", t.ms, f"calling {model}: {error.message[:160]}")
+            # Scrubbed before it is cut: a cut key is still most of a key.
+            text = Redactor(config.secrets()).scrub(error.message)
+            report.fail("call", t.ms, f"calling {model}: {text[:160]}")
             return
         except TimeoutError:
             report.fail("call", t.ms, f"calling {model}: no answer in {timeout:g} s")
@@ -408,18 +411,6 @@ def _display_url(url: str) -> str:
     return urlunsplit(parts)
 
 
-def _secrets(config: Config) -> list[str]:
-    values = [p.api_key for p in config.providers.values() if p.api_key]
-    values += [v for p in config.providers.values() for v in p.headers.values()]
-    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
-
-
-def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
 # -------------------------------------------------------------------------------- output
 
 
@@ -434,7 +425,7 @@ def _cell(check: Check | None) -> str:
     return f"[green]✓{timing}[/green]{note}" if check.ok else f"[red]✗{timing}[/red]{note}"
 
 
-def render(reports: list[Report], secrets: list[str], console: Console, *, call: bool) -> None:
+def render(reports: list[Report], redactor: Redactor, console: Console, *, call: bool) -> None:
     steps = STEPS if call else STEPS[:-1]
     table = Table(title="interlink doctor", show_lines=True)
     for column in ("provider", "kind", "base URL", *steps, "fix"):
@@ -443,7 +434,7 @@ def render(reports: list[Report], secrets: list[str], console: Console, *, call:
         # Upstream text can hold [brackets], which rich would read as markup.
         plain = [escape(r.provider), r.kind, escape(r.base_url)]
         cells = [*plain, *(_cell(r.checks.get(s)) for s in steps), escape("\n".join(r.fixes))]
-        table.add_row(*(_redact(c, secrets) for c in cells))
+        table.add_row(*(redactor.scrub(c) for c in cells))
     console.print(table)
 
 
@@ -474,7 +465,7 @@ def doctor(
             "or run `make setup` for the built-in local model"
         )
         raise typer.Exit(1)
-    render(reports, _secrets(settings), console, call=call)
+    render(reports, Redactor(settings.secrets()), console, call=call)
     failed = [r.provider for r in reports if r.failed]
     console.print(
         f"[red]{len(failed)} provider(s) failing: {', '.join(failed)}[/red]"

@@ -66,7 +66,10 @@ def serve(
     log = logging.getLogger("interlink")
     bind_host = host or settings.server.host
     bind_port = port if port is not None else settings.server.port
-    problem = asyncio.run(open_gateway_problem(settings, bind_host, allow_open or settings.server.allow_open))
+    # The command line wins over the file; the service reads both from the config it is given.
+    settings.server.host, settings.server.port = bind_host, bind_port
+    settings.server.allow_open = allow_open or settings.server.allow_open
+    problem = asyncio.run(open_gateway_problem(settings))
     if problem:
         typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2)
@@ -98,6 +101,7 @@ def serve(
             host=bind_host,
             port=bind_port,
             drain_seconds=settings.server.drain_seconds,
+            limits=settings.server.limits,
         )
     finally:
         if local is not None:

@@ -173,6 +173,15 @@ def from_environment() -> Config:
     return with_service_defaults(Config(providers=providers, models=models, source="environment"))
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where the YAML is broken and why, without quoting the line: it may hold an inline secret."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    context = getattr(exc, "context", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"invalid YAML{where}: {problem}" + (f" ({context})" if context else "")
+
+
 def load_config(path: str | os.PathLike[str] | None) -> Config:
     """The config at `path`, or `INTERLINK_CONFIG`, or one built from the environment."""
     path = path or os.environ.get("INTERLINK_CONFIG")
@@ -186,5 +195,5 @@ def load_config(path: str | os.PathLike[str] | None) -> Config:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(str(file), [f"invalid YAML: {exc}"]) from None
+        raise ConfigError(str(file), [yaml_problem(exc)]) from None
     return parse_config(data, str(file))

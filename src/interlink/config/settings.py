@@ -19,6 +19,7 @@ defaults:
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,8 +27,27 @@ ProviderKind = Literal["anthropic", "openai-chat", "openai-responses", "bedrock"
 CLOUD_KINDS = ("bedrock", "vertex", "azure-openai")
 
 
+def _is_secret_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in ("authorization", "proxy-authorization", "cookie") or any(
+        word in lowered for word in ("key", "token", "secret", "auth", "password")
+    )
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ClientPolicyConfig(_Strict):
+    """What clients may turn on at the operator's expense on a provider (all off by default:
+    dropped, and named in `interlink-dropped`)."""
+
+    hosted_tools: bool = False
+    """Tools the upstream runs and bills: web search, web fetch, code execution, file search, MCP."""
+    service_tier: bool = False
+    """A service tier that may cost more (e.g. priority); standard_only, default and flex always pass."""
+    store: bool = False
+    """Chat Completions `store: true` (stored completions on the upstream's side)."""
 
 
 class ProviderConfig(_Strict):
@@ -51,6 +71,11 @@ class ProviderConfig(_Strict):
     api: Literal["openai-chat", "openai-responses", "anthropic", "converse"] | None = None
     """azure-openai: the API the deployments are called with (default openai-chat).
     bedrock: anthropic (InvokeModel) or converse, for model ids that do not say (default: by id)."""
+    client_may_use: ClientPolicyConfig = Field(default_factory=ClientPolicyConfig)
+    allow_unlisted_models: bool = False
+    """Let callers name any model of this provider as `<provider>/<upstream model>`, without a
+    `models` entry. Off by default: it lets any caller reach every model the upstream key can,
+    including ones the operator never priced or meant to offer."""
 
     @field_validator("base_url")
     @classmethod
@@ -170,6 +195,21 @@ class DefaultsConfig(_Strict):
     keepalive_seconds: float = Field(default=15.0, gt=0)
 
 
+class ConnectionLimits(_Strict):
+    """Per-connection limits of the HTTP server (seconds, bytes, connections)."""
+
+    header_timeout: float = Field(default=10.0, gt=0)
+    """The request line and headers must arrive within this long (slow-header clients are cut)."""
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    """More header bytes than this get a 431 before anything else is read."""
+    keep_alive: float = Field(default=5.0, gt=0)
+    """An idle keep-alive connection is closed after this long."""
+    write_timeout: float = Field(default=30.0, gt=0)
+    """A client that stops reading for this long while we write to it is disconnected."""
+    max_connections: int = Field(default=4096, ge=1)
+    """Connections and requests in progress at once; more get a 503."""
+
+
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = 4000
@@ -179,6 +219,14 @@ class ServerConfig(_Strict):
     """Open streams this process serves at once; more get a 503 that clients retry."""
     drain_seconds: float = Field(default=30.0, ge=0)
     """On SIGTERM, how long streams in flight may finish before they get a terminal error event."""
+    auth: Literal["auto", "keys", "open"] = "auto"
+    """keys: every request needs a key (with none active, a 401 says how to create one). open: no
+    key needed for model calls (never for the admin API). auto: keys once the store has ever held
+    a key, else open. Decided at start and on reload, never per request."""
+    limits: ConnectionLimits = Field(default_factory=ConnectionLimits)
+    hosts: list[str] = Field(default_factory=list)
+    """The `Host` names this gateway answers to ("*": any). Default: on a loopback address, the
+    loopback names; elsewhere any. Refusing other names stops DNS rebinding from a browser."""
 
 
 class PriceConfig(_Strict):
@@ -211,3 +259,16 @@ class Config(_Strict):
     Env INTERLINK_LOCAL_MODEL=0/1 applies when this is unset."""
     source: str | None = Field(default=None, exclude=True)
     """Where this config came from (a file path or "environment"), for messages."""
+
+    def secrets(self) -> list[str]:
+        """Every credential this config holds (upstream keys and auth headers, database and
+        Redis passwords): what must never be echoed back from anywhere."""
+        values = [p.api_key for p in self.providers.values()]
+        for provider in self.providers.values():
+            for name, value in provider.headers.items():
+                if _is_secret_header(name):
+                    values += [value, value.partition(" ")[2]]  # "Bearer <token>": the token alone too
+        for url in (self.database_url, self.redis_url):
+            if url:
+                values.append(urlsplit(url).password)
+        return [v for v in values if v]

@@ -14,7 +14,7 @@ from interlink.core.content import (
     ToolCallBlock,
     ToolResultBlock,
 )
-from interlink.core.errors import ErrorKind, GatewayError
+from interlink.core.errors import ErrorKind, GatewayError, quoted
 from interlink.core.events import (
     BlockDelta,
     BlockStart,
@@ -74,4 +74,5 @@ __all__ = [
     "ToolResultBlock",
     "ToolSpec",
     "Usage",
+    "quoted",
 ]

@@ -73,6 +73,14 @@ _BY_STATUS = {
 }
 
 
+def quoted(text: str, limit: int = 64) -> str:
+    """A client-chosen string as an error text quotes it: its repr, cut to `limit` characters,
+    so a megabyte model name never comes back in a response or a log line."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"… ({len(text)} characters)"
+
+
 def kind_for_status(status: int) -> ErrorKind:
     """The kind an upstream HTTP status means when its body says nothing more specific."""
     if status in _BY_STATUS:

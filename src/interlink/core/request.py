@@ -109,3 +109,6 @@ class ChatRequest:
     passthrough: Passthrough | None = None
     ignored: list[str] = field(default_factory=list)
     """Client fields parsed but not representable; reported back to the client."""
+    owner: str = ""
+    """Whose request this is (the gateway's id of the caller's key), set by the server: state
+    the gateway keeps between requests (stored reasoning) is never shared between owners."""

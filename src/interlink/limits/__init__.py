@@ -119,6 +119,10 @@ class Limiter(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ready(self) -> str | None:
+        """None when the limiter's backend answers (or it has none), else what is wrong."""
+        ...
+
 
 def create_limiter(config: Config) -> Limiter:
     """Redis-backed when `config.redis_url` is set (limits shared by every replica), else in-process."""

@@ -134,5 +134,8 @@ class MemoryLimiter:
         """Streams currently open for the key (for tests and diagnostics)."""
         return self._streams.get(key_id, 0)
 
+    async def ready(self) -> str | None:
+        return None  # in-process: nothing to reach
+
     async def close(self) -> None:
         """Nothing to release; present so both limiters shut down the same way."""

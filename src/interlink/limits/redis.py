@@ -195,6 +195,14 @@ class RedisLimiter:
         count = await self._call(self._client.zcount(key, f"({now_us}", "+inf"))
         return 0 if count is _UNAVAILABLE else int(cast("int", count))
 
+    async def ready(self) -> str | None:
+        try:
+            async with asyncio.timeout(2.0):
+                await self._client.ping()
+        except (RedisError, OSError, TimeoutError) as exc:
+            return f"redis at {self._url} does not answer: {type(exc).__name__}"
+        return None
+
     async def close(self) -> None:
         """Stop the lease heartbeats and close the connection pool. Unreleased leases expire."""
         for task in list(self._heartbeats):

@@ -13,20 +13,23 @@ Exported series:
     interlink_request_duration_seconds{api}             histogram
     interlink_time_to_first_token_seconds{api}          histogram
     interlink_open_streams                              gauge
+    interlink_ledger_rows_set_aside_total               counter
 
 Label cardinality is bounded: every series is kept in Prometheus (and in this process) forever,
-and model names arrive from clients. Names listed at construction (the config's models) are
-always kept; after `max_values` other distinct values a label collapses new ones to "other".
+and `/metrics` needs no key. The `model` label only ever takes a configured model name (a
+pattern entry such as "claude-*" for the names it matches); any other name a client sends is
+"unknown". Other labels admit `max_values` distinct values, then collapse new ones to "other".
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from fnmatch import fnmatchcase
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["OTHER", "TOKEN_KINDS", "Metrics"]
+__all__ = ["OTHER", "TOKEN_KINDS", "UNKNOWN", "Metrics"]
 
 TOKEN_KINDS = frozenset({"input", "output", "cache_read", "cache_write", "reasoning"})
 OTHER = "other"
@@ -55,6 +58,31 @@ class _BoundedLabel:
         return text
 
 
+class _ModelLabel:
+    """Configured names as themselves, names a configured pattern matches as the pattern, and
+    anything else (a client's invention of any length) as "unknown"."""
+
+    def __init__(self, models: Iterable[str]) -> None:
+        self.set(models)
+
+    def set(self, models: Iterable[str]) -> None:
+        names = list(models)
+        self._exact = {n for n in names if not any(ch in n for ch in "*?[")}
+        self._patterns = [n for n in names if n not in self._exact]
+        self._matched: dict[str, str] = {}
+
+    def __call__(self, value: object) -> str:
+        name = str(value) if value else ""
+        if name in self._exact:
+            return name
+        found = self._matched.get(name)
+        if found is None:
+            found = next((p for p in self._patterns if fnmatchcase(name, p)), UNKNOWN)
+            if len(self._matched) < 10_000:
+                self._matched[name] = found
+        return found
+
+
 class Metrics:
     """The gateway's Prometheus metrics, in a registry of their own.
 
@@ -65,7 +93,7 @@ class Metrics:
     def __init__(self, *, models: Iterable[str] = (), providers: Iterable[str] = (), max_values: int = 200) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._api = _BoundedLabel(("anthropic", "openai-chat", "openai-responses"), limit=20)
-        self._model = _BoundedLabel(models, limit=max_values)
+        self._model = _ModelLabel(models)
         self._provider = _BoundedLabel(providers, limit=max_values)
         self._status = _BoundedLabel(limit=60)
         self._kind = _BoundedLabel(limit=40)
@@ -86,6 +114,10 @@ class Metrics:
             buckets=_TTFT_BUCKETS, registry=r,
         )  # fmt: skip
         self._open_streams = Gauge("interlink_open_streams", "Streams being sent to clients now.", registry=r)
+        self._set_aside = Counter(
+            "interlink_ledger_rows_set_aside", "Usage rows the database refused, logged with their request id.",
+            registry=r,
+        )  # fmt: skip
         # (metric, raw label values) -> the labelled child. `labels()` validates and locks on
         # every call (a few µs each, several per request); the children never change.
         self._children: dict[tuple[object, ...], Any] = {}
@@ -122,6 +154,14 @@ class Metrics:
             raise ValueError(f"token kind must be one of {sorted(TOKEN_KINDS)}, not {kind!r}")
         if n:
             self._child(self._tokens, model, kind, labels=(self._model, str)).inc(max(0, n))
+
+    def set_models(self, models: Iterable[str]) -> None:
+        """The configured model names after a reload."""
+        self._model.set(models)
+        self._children.clear()
+
+    def row_set_aside(self) -> None:
+        self._set_aside.inc()
 
     def stream_opened(self) -> None:
         self._open_streams.inc()

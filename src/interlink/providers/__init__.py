@@ -45,6 +45,53 @@ class Preset:
     default_headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ClientPolicy:
+    """What a client may turn on at the operator's expense on this upstream; off by default and
+    dropped (named in `interlink-dropped`) on every path, same-API passthrough included."""
+
+    hosted_tools: bool = False
+    """Tools the upstream runs and bills (web search, code execution, file search, MCP...)."""
+    service_tier: bool = False
+    """A service tier that may cost more (priority); cheaper or safer tiers always pass."""
+    store: bool = False
+    """Chat `store: true` (stored completions, kept on the upstream's side)."""
+
+
+HOSTED_TOOL_TYPES = (
+    "web_search", "web_fetch", "file_search", "code_interpreter", "code_execution",
+    "computer_use", "image_generation", "mcp",
+)  # fmt: skip
+"""Type prefixes of tools the upstream executes itself (Responses hosted tools, Anthropic server
+tools). Client-executed tools (function, custom, local_shell, bash, text_editor...) always pass."""
+SAFE_SERVICE_TIERS = frozenset({"standard_only", "default", "flex"})
+
+
+def apply_policy(body: dict[str, Any], policy: ClientPolicy, dropped: list[str]) -> None:
+    """Remove from an upstream body what `policy` does not let clients turn on."""
+    if not policy.service_tier and body.get("service_tier") not in (None, *SAFE_SERVICE_TIERS):
+        del body["service_tier"]
+        dropped.append("service_tier")
+    if not policy.store and body.get("store") is True:
+        body["store"] = False
+        dropped.append("store")
+    if policy.hosted_tools:
+        return
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        kept = [t for t in tools if not (isinstance(t, dict) and str(t.get("type", "")).startswith(HOSTED_TOOL_TYPES))]
+        if len(kept) != len(tools):
+            dropped.append("hosted_tools")
+            if kept:
+                body["tools"] = kept
+            else:
+                body.pop("tools", None)
+                body.pop("tool_choice", None)
+    for field_name in ("mcp_servers", "web_search_options"):
+        if body.pop(field_name, None) is not None:
+            dropped.append("hosted_tools")
+
+
 @dataclass(slots=True)
 class ProviderSettings:
     """One configured upstream: which API, where, with which key."""
@@ -55,6 +102,7 @@ class ProviderSettings:
     api_key: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     preset: Preset = field(default_factory=Preset)
+    policy: ClientPolicy = field(default_factory=ClientPolicy)
     region: str | None = None
     """Clouds: the AWS region (bedrock)."""
     project: str | None = None

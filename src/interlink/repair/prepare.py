@@ -10,7 +10,7 @@ from interlink.core import ChatRequest, ReasoningConfig, ToolSpec
 from interlink.repair.capabilities import Capabilities, capabilities_for
 from interlink.repair.history import repair_history
 from interlink.repair.limits import clamp_max_tokens, reconcile_thinking
-from interlink.repair.reasoning_store import ReasoningStore
+from interlink.repair.reasoning_store import ReasoningStore, conversation_scope
 from interlink.repair.schemas import normalize_tool_schema
 
 
@@ -43,7 +43,7 @@ def prepare(
         changed.add("reasoning")
     messages = out.messages
     if store is not None:
-        messages = store.restore(messages, upstream_kind, repairs)
+        messages = store.restore(messages, upstream_kind, repairs, conversation_scope(request))
     messages, moved_system = repair_history(
         messages, caps, upstream_kind, repairs, system_in_messages=_mid_conversation_system(request, upstream_kind)
     )

@@ -9,12 +9,14 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
 from interlink.config.settings import Config, ModelConfig, RetryConfig, TimeoutsConfig
-from interlink.core import ErrorKind, GatewayError
-from interlink.providers import MissingExtra, Preset, ProviderCodec, ProviderSettings
+from interlink.core import ErrorKind, GatewayError, quoted
+from interlink.core.redact import Redactor
+from interlink.providers import ClientPolicy, MissingExtra, Preset, ProviderCodec, ProviderSettings
 
 
 @cache
@@ -83,9 +85,14 @@ class Catalog:
                 api_version=p.api_version,
                 api=p.api,
                 profile=p.profile,
+                policy=ClientPolicy(**p.client_may_use.model_dump()),
             )
             for name, p in config.providers.items()
         }
+        self.redactor = Redactor(config.secrets())
+        """Scrubs configured secrets from upstream-derived text (errors, logs)."""
+        # Providers whose models may be called as `<provider>/<upstream model>` without a models entry.
+        self.unlisted = {name for name, p in config.providers.items() if p.allow_unlisted_models}
         self.exact = {k: v for k, v in config.models.items() if not _is_pattern(k)}
         self.patterns = [(k, v) for k, v in config.models.items() if _is_pattern(k)]
         # Routes are built from the config alone, which never changes under a Catalog (a reload
@@ -95,10 +102,15 @@ class Catalog:
     def public_models(self) -> list[str]:
         return sorted(self.exact)
 
-    def resolve(self, name: str) -> Route:
+    def resolve(self, name: str, visible: Callable[[str], bool] | None = None) -> Route:
+        """The route for a requested model name. An unknown name is a 404 that lists the models
+        `visible` admits (a key limited to some models never learns the others)."""
         route = self._routes.get(name)
         if route is None:
-            route = self._resolve(name)
+            try:
+                route = self._resolve(name)
+            except LookupError:
+                raise self._unknown(name, visible) from None
             if len(self._routes) >= 10_000:  # names come from clients: bounded
                 self._routes.clear()
             self._routes[name] = route
@@ -108,12 +120,12 @@ class Catalog:
         if name in self.exact:
             return self._route(name, self.exact[name])
         provider, _, upstream = name.partition("/")
-        if upstream and provider in self.providers:
+        if upstream and provider in self.unlisted:
             return self._route(name, ModelConfig(provider=provider, model=upstream))
         for pattern, model in self.patterns:
             if fnmatch.fnmatchcase(name, pattern):
                 return self._route(name, model)
-        raise self._unknown(name)
+        raise LookupError(name)
 
     def _route(self, name: str, model: ModelConfig) -> Route:
         defaults = self.config.defaults
@@ -130,22 +142,25 @@ class Catalog:
             overrides=model.capability_overrides() or None,
         )
 
-    def _unknown(self, name: str) -> GatewayError:
+    def _unknown(self, name: str, visible: Callable[[str], bool] | None) -> GatewayError:
+        shown = quoted(name)
         if not self.config.models:
             return GatewayError(
                 ErrorKind.NOT_FOUND,
-                f"model {name!r} is not configured: this gateway has no models yet. Start it with "
+                f"model {shown} is not configured: this gateway has no models yet. Start it with "
                 "--config FILE listing providers and models (see the README), or set ANTHROPIC_API_KEY "
                 "or OPENAI_API_KEY.",
                 param="model",
                 code="model_not_found",
             )
-        known = self.public_models() + [p for p, _ in self.patterns]
-        close = difflib.get_close_matches(name, self.public_models(), n=3, cutoff=0.5)
+        public = [n for n in self.public_models() if visible is None or visible(n)]
+        known = public + [p for p, _ in self.patterns if visible is None]
+        close = difflib.get_close_matches(name[:256], public, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listing = f" Models you may use: {', '.join(known)}." if known else ""
         return GatewayError(
             ErrorKind.NOT_FOUND,
-            f"model {name!r} not found.{hint} Configured models: {', '.join(known)}.",
+            f"model {shown} not found.{hint}{listing}",
             param="model",
             code="model_not_found",
         )

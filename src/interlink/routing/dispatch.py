@@ -28,10 +28,11 @@ from interlink.core import (
     ResponseStart,
     StreamError,
 )
+from interlink.core.redact import Redactor
 from interlink.providers import Deframer, StreamDecoder, UpstreamRequest
 from interlink.repair import Prepared, prepare
 from interlink.repair.capabilities import capabilities_for
-from interlink.repair.reasoning_store import ReasoningStore
+from interlink.repair.reasoning_store import ReasoningStore, conversation_scope
 from interlink.routing.breaker import Breakers
 from interlink.routing.catalog import Catalog, Deployment, Route
 from interlink.routing.resume import Continuation
@@ -92,7 +93,7 @@ class Attempts:
 
     def failed(self, error: GatewayError) -> None:
         assert self._current is not None
-        attribute(error, self._current)
+        attribute(error, self._current, self.d.catalog.redactor)
         self._error = error
         self.outcome.attempts.append(Attempt(self._current.provider.name, _label(error)))
         if error.retryable:
@@ -198,7 +199,7 @@ class Dispatcher:
                 attempts.failed(error)
                 continue
             attempts.succeeded(upstream)
-            self.store.remember(result.content)
+            self.store.remember(result.content, conversation_scope(request))
             return result, outcome
         raise AssertionError("unreachable: Attempts raises when exhausted")
 
@@ -217,7 +218,9 @@ class Dispatcher:
             raise GatewayError(ErrorKind.TIMEOUT, f"no complete answer from {host} within {timeout:g} s") from None
         codec, settings = deployment.codec, deployment.provider
         if response.status >= 400:
-            raise codec.map_error(response.status, response.headers, body, settings=settings)
+            raise codec.map_error(
+                response.status, response.headers, self.catalog.redactor.scrub_bytes(body), settings=settings
+            )
         return _guarded(codec.parse_response, body, settings=settings)
 
     async def stream(self, request: ChatRequest, route: Route, outcome: Outcome) -> AsyncGenerator[StreamItem, None]:
@@ -277,10 +280,12 @@ class Dispatcher:
                 if response.status >= 400:
                     body = await response.read()
                     response.close()
-                    raise codec.map_error(response.status, response.headers, body, settings=settings)
+                    raise codec.map_error(
+                        response.status, response.headers, self.catalog.redactor.scrub_bytes(body), settings=settings
+                    )
                 relay_raw = request.passthrough is not None and request.passthrough.api == deployment.api
                 decoder = codec.stream_decoder(settings=settings)
-                items = _decode(response, decoder, deployment, relay_raw, upstream.framing)
+                items = _decode(response, decoder, deployment, relay_raw, self.catalog.redactor, upstream.framing)
                 buffer = await _until_content(items)
         except TimeoutError:
             if response is not None:
@@ -306,12 +311,20 @@ def _guarded(decode: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         ) from None
 
 
-def attribute(error: GatewayError, deployment: Deployment) -> GatewayError:
-    """Name the hop that failed, once: "upstream <provider>: <what happened>"."""
+MAX_ERROR_TEXT = 1000
+"""Characters of an upstream's error text a client and the log see (after secrets are scrubbed)."""
+
+
+def attribute(error: GatewayError, deployment: Deployment, redactor: Redactor) -> GatewayError:
+    """Name the hop that failed, once ("upstream <provider>: <what happened>"), with every
+    configured secret scrubbed from the upstream's text before it is cut to length."""
     prefix = f"upstream {deployment.provider.name}: "
     error.provider = deployment.provider.name
     if not error.message.startswith(prefix):
-        error.message = prefix + error.message
+        text = redactor.scrub(error.message)
+        if len(text) > MAX_ERROR_TEXT:
+            text = text[:MAX_ERROR_TEXT] + "…"
+        error.message = prefix + text
     return error
 
 
@@ -360,6 +373,7 @@ async def _decode(
     decoder: StreamDecoder,
     deployment: Deployment,
     relay_raw: bool,
+    redactor: Redactor,
     framing: Callable[[], Deframer] | None = None,
 ) -> AsyncIterator[StreamItem]:
     """Upstream SSE → (raw, core events). A transport failure or a stream that ends without its
@@ -369,15 +383,15 @@ async def _decode(
             events = _guarded(decoder.feed, sse)
             for event in events:
                 if isinstance(event, StreamError):
-                    attribute(event.error, deployment)
+                    attribute(event.error, deployment, redactor)
             yield (sse if relay_raw else None), events
     except GatewayError as error:
-        yield None, [StreamError(attribute(error, deployment))]
+        yield None, [StreamError(attribute(error, deployment, redactor))]
         return
     events = decoder.close()
     for event in events:
         if isinstance(event, StreamError):
-            attribute(event.error, deployment)
+            attribute(event.error, deployment, redactor)
     yield None, events
 
 

@@ -17,7 +17,7 @@ import yarl
 
 from interlink.core import ErrorKind, GatewayError
 from interlink.providers import Deframer, UpstreamRequest
-from interlink.sse import ServerSentEvent, SSEDecoder
+from interlink.sse import ServerSentEvent, SSEDecoder, SSEOverflow
 
 
 @dataclass(slots=True)
@@ -48,7 +48,11 @@ class UpstreamResponse:
                 raise connection_error(exc, self.raw.url.host) from None
             if not chunk:
                 break
-            for event in decoder.feed(chunk):
+            try:
+                events = decoder.feed(chunk)
+            except SSEOverflow as exc:
+                raise GatewayError(ErrorKind.API_ERROR, f"the upstream sent {exc}") from None
+            for event in events:
                 yield event
         for event in decoder.flush():
             yield event

@@ -80,6 +80,11 @@ def admin_routes(keys: KeyStore, ledger: Ledger, audit: AuditLog) -> list[Route]
         return _json({"keys": [info.to_dict() for info in await keys.list()]})
 
     async def create_key(request: Request) -> Response:
+        # A browser sends text/plain or a form cross-site without asking first; only a script
+        # allowed by CORS (which this API never grants) can send application/json.
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _error(415, "send the body as Content-Type: application/json", "invalid_request_error")
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:

@@ -34,8 +34,9 @@ from interlink.routing.catalog import Catalog
 from interlink.routing.dispatch import Dispatcher
 from interlink.routing.transport import Transport
 from interlink.server.admin import admin_routes
+from interlink.server.body import check_model_name, read_json
 from interlink.server.openapi import openapi_document
-from interlink.server.pipeline import JSONBytesResponse, Pipeline, error_response, new_request_id, read_json
+from interlink.server.pipeline import JSONBytesResponse, Pipeline, error_response, new_request_id
 from interlink.server.service import Service
 
 log = logging.getLogger("interlink")
@@ -64,6 +65,7 @@ class Gateway:
         self.stopping = asyncio.Event()
         """Set when draining is over: open streams end with a terminal error event."""
         self.started_at = int(time.time())
+        self._mode_task: asyncio.Task[None] | None = None
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -75,6 +77,7 @@ class Gateway:
             dispatcher.breakers = previous.dispatcher.breakers
             dispatcher.store = previous.dispatcher.store
         self.config = config
+        self.service.metrics.set_models(config.models)
         self.pipeline = Pipeline(
             catalog,
             dispatcher,
@@ -101,16 +104,27 @@ class Gateway:
             from interlink.local import add_to_config
 
             add_to_config(config, self.local)
+        # The socket is already bound, and a reload never widens who may reach the gateway.
+        running = self.config.server
+        config.server.host, config.server.port, config.server.allow_open = (
+            running.host,
+            running.port,
+            running.allow_open,
+        )
         self.apply(config)
+        self._mode_task = asyncio.get_running_loop().create_task(self._decide_mode(config))
         log.info("config reloaded", extra={"fields": {"config": source, "models": sorted(config.models)}})
         return True
 
+    async def _decide_mode(self, config: Config) -> None:
+        """Open or keyed again, as at start (the operator may have created the first key)."""
+        try:
+            await self.service.decide_mode(config)
+        except Exception as exc:  # keep the running mode: a reload must never open a keyed gateway
+            log.error("auth mode kept after reload: %s", exc)
+
     async def start(self) -> None:
         await self.service.start()
-        if not await self.service.keys.any_keys():
-            log.warning(
-                "no API keys exist: the gateway is open to anyone who can reach it; create one with `interlink keys create`"
-            )
 
     async def close(self) -> None:
         await self.transport.close()
@@ -135,9 +149,11 @@ class Endpoints:
     async def count_tokens(self, request: Request) -> Response:
         request_id = new_request_id()
         try:
-            await self.gateway.service.authenticate(request, "inference")
+            principal = await self.gateway.service.authenticate(request, "inference")
             chat = self.anthropic.parse_count_tokens(await read_json(request), request.headers)
-            self.gateway.pipeline.catalog.resolve(chat.model)
+            check_model_name(chat.model)
+            self.gateway.service.check_model(principal, chat.model)
+            self.gateway.pipeline.catalog.resolve(chat.model, visible=principal.allows_model)
         except GatewayError as error:
             return error_response(self.anthropic, error, request_id)
         headers = {"request-id": request_id, "interlink-token-count": "estimated"}
@@ -161,6 +177,17 @@ class Endpoints:
 
     async def health(self, request: Request) -> Response:
         return JSONBytesResponse({"status": "ok", "version": __version__, "models": len(self.gateway.config.models)})
+
+    async def ready(self, request: Request) -> Response:
+        """Readiness: the database and (when configured) Redis answer. `/health` stays liveness."""
+        service = self.gateway.service
+        problems = {"database": await service.db.ready(), "redis": await service.limiter.ready()}
+        failing = {k: v for k, v in problems.items() if v}
+        checks = {k: v or "ok" for k, v in problems.items()}
+        if not service.config.redis_url:
+            checks["redis"] = "not used"
+        body = {"status": "ok" if not failing else "unavailable", "checks": checks}
+        return JSONBytesResponse(body, status_code=503 if failing else 200)
 
     async def root(self, request: Request) -> Response:
         return JSONBytesResponse({"name": "interlink", "version": __version__})
@@ -205,6 +232,7 @@ class Endpoints:
         routes = [
             Route("/", self.root, methods=["GET", "HEAD"]),
             Route("/health", self.health, methods=["GET", "HEAD"]),
+            Route("/health/ready", self.ready, methods=["GET", "HEAD"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/metrics", self.metrics, methods=["GET"]),
             Route("/v1/models", self.models, methods=["GET"]),

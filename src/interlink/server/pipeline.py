@@ -23,15 +23,11 @@ from interlink.core import ChatRequest, ErrorKind, GatewayError, Usage
 from interlink.protocols import ClientProtocol
 from interlink.routing.catalog import Catalog, Route
 from interlink.routing.dispatch import Dispatcher, Outcome
+from interlink.server.body import parse_request
 from interlink.server.service import Service, Ticket
 from interlink.server.streaming import FirstItem, Relay, RelayResponse, StreamStats
 
 log = logging.getLogger("interlink.request")
-
-MAX_BODY_BYTES = 32 * 1024 * 1024  # Anthropic's own limit for Messages requests
-BODY_READ_SECONDS = 60.0
-MAX_MESSAGES = 10_000
-MAX_TOOLS = 1_000
 
 
 class JSONBytesResponse(Response):
@@ -48,40 +44,6 @@ _ID_COUNTER = itertools.count(1)
 def new_request_id() -> str:
     """Unique across processes (a random prefix per process) without a syscall per request."""
     return f"req_{_ID_PREFIX}{next(_ID_COUNTER):012x}"
-
-
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES, timeout: float = BODY_READ_SECONDS) -> bytes:
-    """The body, refused as soon as it is known to be too large, and never waited for forever
-    (a client that stops sending mid-body gets a 408, and its connection is not held)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise GatewayError(
-            ErrorKind.REQUEST_TOO_LARGE, f"request body of {declared} bytes exceeds the limit of {limit} bytes"
-        )
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(timeout):  # a timer, not a task: this runs on every request
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise GatewayError(ErrorKind.REQUEST_TOO_LARGE, f"request body exceeds the limit of {limit} bytes")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise GatewayError(
-            ErrorKind.TIMEOUT, f"the request body did not arrive within {timeout:g} s", status=408, retryable=False
-        ) from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def read_json(request: Request) -> Any:
-    body = await read_body(request)
-    if not body:
-        raise GatewayError.invalid("request body is empty; expected a JSON object")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise GatewayError.invalid(f"request body is not valid JSON: {exc}") from None
 
 
 def error_response(
@@ -130,7 +92,6 @@ class Pipeline:
         self.keepalive_seconds = keepalive_seconds
         self.stopping = stopping or asyncio.Event()
         self.max_streams = max_streams
-        self.open_streams = 0
 
     async def handle(self, request: Request, protocol: ClientProtocol) -> Response:
         request_id = new_request_id()
@@ -140,27 +101,32 @@ class Pipeline:
         try:
             principal = await self.service.authenticate(request, "inference")
             ticket = await self.service.admit(principal, protocol.name)
-            chat = protocol.parse_request(await read_json(request), request.headers)
-            check_size(chat)
+            chat = await parse_request(protocol, request)
+            chat.owner = principal.key_id
             await self.service.reserve(ticket, chat)
-            route = self.catalog.resolve(chat.model)
+            route = self.catalog.resolve(chat.model, visible=principal.allows_model)
+            self.service.check_price(principal, route)
             if chat.stream:
                 return await self._stream(protocol, chat, route, request_id, started, ticket)
             response, outcome = await self.dispatcher.complete(chat, route)
         except GatewayError as error:
-            outcome = error.outcome
-            self._log(request_id, protocol, chat, started, outcome=outcome, error=error)
+            return await self._failed(protocol, error, request_id, started, chat, ticket)
+        except asyncio.CancelledError:
+            # The client left: its slot and reservation are given back and its row written.
             if ticket is not None:
-                await self.service.finish(
-                    ticket,
-                    request_id=request_id,
-                    chat=chat,
-                    status=error.status,
-                    outcome="error",
-                    error=error,
-                    dispatch=outcome,
-                )
-            return error_response(protocol, error, request_id, outcome)
+                gone = GatewayError(ErrorKind.CONNECTION, "the client disconnected", status=499)
+                await asyncio.shield(self._record_failure(gone, request_id, chat, ticket, "client_disconnected"))
+            raise
+        except Exception as exc:  # a gateway bug: never a bare 500, never a leaked slot or row
+            log.error(
+                "unexpected error in the request path",
+                exc_info=exc,
+                extra={"fields": {"request_id": request_id, "api": protocol.name}},
+            )
+            internal = GatewayError(
+                ErrorKind.API_ERROR, f"internal error in the gateway (request id {request_id})", retryable=False
+            )
+            return await self._failed(protocol, internal, request_id, started, chat, ticket)
         body = protocol.render_response(response, chat)
         headers = base_headers(request_id, outcome)
         _report_ignored(chat, headers)
@@ -169,6 +135,33 @@ class Pipeline:
             ticket, request_id=request_id, chat=chat, status=200, outcome="ok", usage=response.usage, dispatch=outcome
         )
         return JSONBytesResponse(body, headers=headers)
+
+    async def _failed(
+        self,
+        protocol: ClientProtocol,
+        error: GatewayError,
+        request_id: str,
+        started: float,
+        chat: ChatRequest | None,
+        ticket: Ticket | None,
+    ) -> Response:
+        self._log(request_id, protocol, chat, started, outcome=error.outcome, error=error)
+        if ticket is not None:
+            await self._record_failure(error, request_id, chat, ticket, "error")
+        return error_response(protocol, error, request_id, error.outcome)
+
+    async def _record_failure(
+        self, error: GatewayError, request_id: str, chat: ChatRequest | None, ticket: Ticket, outcome: str
+    ) -> None:
+        await self.service.finish(
+            ticket,
+            request_id=request_id,
+            chat=chat,
+            status=error.status,
+            outcome=outcome,
+            error=error,
+            dispatch=error.outcome,
+        )
 
     async def _stream(
         self,
@@ -179,17 +172,18 @@ class Pipeline:
         started: float,
         ticket: Ticket,
     ) -> Response:
-        if self.open_streams >= self.max_streams:
+        streams = self.service.streams
+        if streams.open >= self.max_streams:
             raise GatewayError(
                 ErrorKind.UNAVAILABLE,
                 f"this gateway is serving its limit of {self.max_streams} streams; retry shortly",
                 retry_after=1.0,
             )
-        self.open_streams += 1
+        streams.open += 1
         try:
             return await self._open_stream(protocol, chat, route, request_id, started, ticket)
         except BaseException:
-            self.open_streams -= 1
+            streams.open -= 1
             raise
 
     async def _open_stream(
@@ -205,21 +199,25 @@ class Pipeline:
         first = FirstItem(self.dispatcher.stream(chat, route, outcome))
         # Headers wait for the first upstream item only up to one keepalive interval: a quick
         # failure still gets a real HTTP status, a slow upstream gets pings instead of silence.
-        error = first.task.exception() if await first.wait(self.keepalive_seconds) else None
+        try:
+            error = first.task.exception() if await first.wait(self.keepalive_seconds) else None
+        except BaseException:
+            await first.cancel()  # the client left before the headers: so does the upstream request
+            raise
         if error is not None:
             if isinstance(error, StopAsyncIteration):
                 error = GatewayError(ErrorKind.CONNECTION, "the upstream stream produced nothing")
             if isinstance(error, GatewayError) and error.outcome is None:
                 error.outcome = outcome
             raise error
-        stats = StreamStats(self.dispatcher.store.observer())
+        stats = StreamStats(self.dispatcher.store.observer(chat))
         headers = base_headers(request_id, outcome)
         _report_ignored(chat, headers)
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
         self.service.metrics.stream_opened()
 
         async def done() -> None:
-            self.open_streams -= 1
+            self.service.streams.open -= 1
             self.service.metrics.stream_closed()
             self._log(request_id, protocol, chat, started, outcome=outcome, usage=stats.usage, error=stats.error)
             result = "failed_mid_stream" if stats.error else "client_disconnected" if stats.disconnected else "ok"
@@ -281,13 +279,6 @@ class Pipeline:
         if error is not None:
             fields["error"] = {"kind": error.kind.value, "status": error.status, "message": error.message}
         log.info("request", extra={"fields": fields})
-
-
-def check_size(chat: ChatRequest) -> None:
-    if len(chat.messages) > MAX_MESSAGES:
-        raise GatewayError.invalid(f"too many messages: {len(chat.messages)} (limit {MAX_MESSAGES})", "messages")
-    if len(chat.tools) > MAX_TOOLS:
-        raise GatewayError.invalid(f"too many tools: {len(chat.tools)} (limit {MAX_TOOLS})", "tools")
 
 
 def _report_ignored(chat: ChatRequest, headers: dict[str, str]) -> None:

@@ -16,6 +16,9 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
+from interlink.config.settings import ConnectionLimits
+from interlink.server.connections import guarded_protocol
+
 log = logging.getLogger("interlink")
 
 
@@ -39,7 +42,10 @@ class DrainingServer(uvicorn.Server):
         self._captured_signals.clear()
 
 
-def run_server(app: Starlette, *, host: str, port: int, drain_seconds: float) -> None:
+def run_server(
+    app: Starlette, *, host: str, port: int, drain_seconds: float, limits: ConnectionLimits | None = None
+) -> None:
+    limits = limits or ConnectionLimits()
     config = uvicorn.Config(
         app,
         host=host,
@@ -47,12 +53,14 @@ def run_server(app: Starlette, *, host: str, port: int, drain_seconds: float) ->
         log_level="warning",
         access_log=False,
         loop="auto",
-        http="auto",
+        # uvicorn's httptools protocol with header and write timeouts and a header size limit.
+        http=guarded_protocol(limits),
+        limit_concurrency=limits.max_connections,
         ws="none",  # no WebSocket endpoints: skips importing the websockets package (memory, start-up)
         # Nothing here reads the client's address, so X-Forwarded-* parsing on every request buys nothing.
         proxy_headers=False,
         # uvicorn's own limit comes after ours, so the streams' error events get written first.
         timeout_graceful_shutdown=math.ceil(drain_seconds) + 5,
-        timeout_keep_alive=5,
+        timeout_keep_alive=math.ceil(limits.keep_alive),
     )
     DrainingServer(config, app, drain_seconds).run()

@@ -16,11 +16,13 @@ from starlette.requests import Request
 from interlink.auth.audit import AuditLog
 from interlink.auth.keys import KeyStore, Principal
 from interlink.config.settings import Config
-from interlink.core import ChatRequest, ErrorKind, GatewayError, Usage
+from interlink.core import ChatRequest, ErrorKind, GatewayError, Usage, quoted
 from interlink.core.tokens import estimate_input_tokens
 from interlink.limits import Limiter, Release, Reservation, create_limiter
 from interlink.metrics import Metrics
+from interlink.routing.catalog import Route
 from interlink.routing.dispatch import Outcome
+from interlink.server.access import OPEN, HostCheck, decide_open, no_key_error, open_refusal, presented_secret
 from interlink.store import Database
 from interlink.usage.budget import Budgets
 from interlink.usage.ledger import Ledger
@@ -28,19 +30,6 @@ from interlink.usage.pricing import Pricing
 from interlink.usage.record import UsageRecord
 
 log = logging.getLogger("interlink")
-
-OPEN = Principal(key_id="open", name="open", scopes=frozenset({"inference", "models", "admin"}))
-"""Who calls a gateway that has no keys yet (it then only listens on 127.0.0.1 by default)."""
-
-
-def presented_secret(request: Request) -> str | None:
-    """The key from `x-api-key` or `Authorization: Bearer`, whichever the client sent."""
-    key = request.headers.get("x-api-key")
-    if key:
-        return key.strip()
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 @dataclass(slots=True)
@@ -55,9 +44,21 @@ class Ticket:
     recorded: bool = False
 
 
+@dataclass(slots=True)
+class StreamCount:
+    """Streams this process is sending now; kept across config reloads (the cap is per process)."""
+
+    open: int = 0
+
+
 class Service:
     def __init__(self, config: Config) -> None:
+        self.config = config
         self.db = Database.from_config(config)
+        self.open = False
+        """Decided by `start` (and a reload), never per request: see `server.access`."""
+        self.hosts = HostCheck(config.server.host, config.server.hosts)
+        self.streams = StreamCount()
         self.keys = KeyStore(self.db)
         self.audit = AuditLog(self.db)
         self.ledger = Ledger(self.db)
@@ -65,10 +66,27 @@ class Service:
         self.limiter: Limiter = create_limiter(config)
         self.pricing = Pricing(config.pricing)
         self.metrics = Metrics(models=list(config.models), providers=list(config.providers))
+        self.ledger.on_set_aside = self.metrics.row_set_aside
 
     async def start(self) -> None:
         await self.db.start()
+        await self.decide_mode(self.config)
         await self.ledger.start()
+
+    async def decide_mode(self, config: Config) -> None:
+        """Open or keyed, from `server.auth` and what the store holds; refuses to run open where
+        the start-up check would have refused to start (a key deleted behind its back)."""
+        is_open = decide_open(config.server.auth, await self.keys.ever_had_keys())
+        problem = open_refusal(config.server.host, config.server.allow_open) if is_open else None
+        if problem:
+            raise RuntimeError(problem)
+        self.config, self.open = config, is_open
+        self.hosts = HostCheck(config.server.host, config.server.hosts)
+        if is_open:
+            log.warning(
+                "no API keys: the gateway is open to anyone who can reach it (model calls only; the admin API "
+                "needs a key); create one with `interlink keys create`, then restart or send SIGHUP"
+            )
 
     async def close(self) -> None:
         await self.ledger.close()
@@ -76,18 +94,18 @@ class Service:
         await self.db.close()
 
     async def authenticate(self, request: Request, scope: str) -> Principal:
+        """The caller, allowed `scope`, or the API's 401/403. The open or keyed mode was decided at
+        start; an open gateway ignores an unknown key (a client configured with a placeholder)."""
+        self.hosts.check(request)
         secret = presented_secret(request)
-        if secret is None and not await self.keys.any_keys():
-            return OPEN
-        if secret is None:
-            raise GatewayError(
-                ErrorKind.AUTHENTICATION, "missing API key: send it as x-api-key or Authorization: Bearer"
-            )
-        principal = await self.keys.authenticate(secret)
+        principal = await self.keys.authenticate(secret) if secret is not None else None
         if principal is None:
-            if not await self.keys.any_keys():
-                return OPEN  # an open gateway ignores whatever key a client was configured with
-            raise GatewayError(ErrorKind.AUTHENTICATION, "invalid API key (unknown, revoked or expired)")
+            if self.open and scope in OPEN.scopes:
+                return OPEN
+            if secret is not None and not self.open:
+                hint = "" if await self.keys.any_keys() else f"; {no_key_error(False, False, scope).message}"
+                raise GatewayError(ErrorKind.AUTHENTICATION, f"invalid API key (unknown, revoked or expired){hint}")
+            raise no_key_error(self.open, self.open or await self.keys.any_keys(), scope)
         if scope not in principal.scopes:
             raise GatewayError(ErrorKind.PERMISSION, f"key '{principal.name}' lacks the '{scope}' scope")
         return principal
@@ -99,13 +117,31 @@ class Service:
             await self.budgets.check(principal)
         return Ticket(principal, api)
 
+    def check_model(self, principal: Principal, model: str) -> None:
+        if not principal.allows_model(model):
+            raise GatewayError(
+                ErrorKind.PERMISSION, f"key '{principal.name}' may not use model {quoted(model)}", param="model"
+            )
+
+    def check_price(self, principal: Principal, route: Route) -> None:
+        """A key with a budget may only call models with a price: an unpriced model costs $0 in
+        the ledger, so it would spend the upstream's credit past any budget."""
+        if principal.budget_usd is None:
+            return
+        for deployment in route.deployments:
+            if self.pricing.price([route.public_name, deployment.upstream_model]) is None:
+                raise GatewayError(
+                    ErrorKind.PERMISSION,
+                    f"key '{principal.name}' has a budget, and model {quoted(route.public_name)} has no price "
+                    "(add it under `pricing:` in the config)",
+                    param="model",
+                    code="model_not_priced",
+                )
+
     async def reserve(self, ticket: Ticket, chat: ChatRequest) -> None:
         """Model allowed, tokens/minute and concurrent streams, once the request is known."""
         principal = ticket.principal
-        if not principal.allows_model(chat.model):
-            raise GatewayError(
-                ErrorKind.PERMISSION, f"key '{principal.name}' may not use model '{chat.model}'", param="model"
-            )
+        self.check_model(principal, chat.model)
         if principal is OPEN:
             return
         estimate = estimate_input_tokens(chat) + min(chat.max_tokens or 1024, 4096)
@@ -198,22 +234,16 @@ class Service:
             m.tokens(record.model, kind, n)
 
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-async def open_gateway_problem(config: Config, host: str, allow_open: bool) -> str | None:
-    """Why this gateway must not start: no keys (so anyone may call it) on a non-loopback address
-    without an explicit `--allow-open`. None when it may start."""
-    if host in LOOPBACK or allow_open:
+async def open_gateway_problem(config: Config) -> str | None:
+    """Why this gateway must not start (it would run open on a non-loopback address without
+    `allow_open`); None when it may. The same decision `Service.start` makes, asked before the
+    server binds its port so the error is a clear message, not a failed start-up."""
+    if open_refusal(config.server.host, config.server.allow_open) is None:
         return None
     db = Database.from_config(config)
     try:
         await db.start()
-        if await KeyStore(db).any_keys():
-            return None
+        is_open = decide_open(config.server.auth, await KeyStore(db).ever_had_keys())
     finally:
         await db.close()
-    return (
-        f"refusing to serve on {host} without API keys: anyone who can reach it could spend your upstream "
-        "credit. Create a key (`interlink keys create --name me`) or pass --allow-open."
-    )
+    return open_refusal(config.server.host, config.server.allow_open) if is_open else None

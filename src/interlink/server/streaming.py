@@ -64,6 +64,14 @@ class FirstItem:
         done, _ = await asyncio.wait({self.task}, timeout=seconds)
         return bool(done)
 
+    async def cancel(self) -> None:
+        """Stop the upstream request (the client left before the stream began)."""
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+        with contextlib.suppress(Exception):
+            await self.items.aclose()
+
 
 class Relay:
     """One client stream. Iterating it yields the bytes for the client; `close()` releases

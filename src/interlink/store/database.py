@@ -8,11 +8,18 @@ same moment upgrade once and the others wait, then find nothing to do.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from interlink.core.errors import ErrorKind, GatewayError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -65,6 +72,24 @@ def _revision_sync(connection: sa.Connection) -> str | None:
     return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+OUTAGE_GRACE_SECONDS = 300.0
+"""How long keys and budgets are served from their last known state while the database is down."""
+
+
+@contextlib.asynccontextmanager
+async def reachable(what: str) -> AsyncIterator[None]:
+    """Turn "the database is down" into the API error clients retry (503 with retry-after),
+    instead of a bare 500. `what` names what could not be read."""
+    try:
+        yield
+    except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise GatewayError(
+            ErrorKind.UNAVAILABLE,
+            f"the gateway cannot reach its database to check {what}; retry shortly",
+            retry_after=5.0,
+        ) from exc
+
+
 class Database:
     """One engine per process. `start()` migrates to the newest schema; `close()` releases pools."""
 
@@ -85,7 +110,7 @@ class Database:
     @classmethod
     def sqlite(cls, path: str | Path) -> Database:
         path = Path(path).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
         return cls(f"sqlite+aiosqlite:///{path}")
 
     @property
@@ -126,6 +151,15 @@ class Database:
             await conn.run_sync(_upgrade_sync)
             await conn.commit()
 
+    async def ready(self) -> str | None:
+        """None when the database answers a query within 2 s, else what is wrong."""
+        try:
+            async with asyncio.timeout(2.0), self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except (sa.exc.SQLAlchemyError, OSError, TimeoutError) as exc:
+            return f"database {self.describe()} does not answer: {type(exc).__name__}"
+        return None
+
     async def revision(self) -> str | None:
         """The schema revision the database is at (None before the first migration)."""
         async with self.engine.connect() as conn:
@@ -145,13 +179,41 @@ class Database:
         return f"Database({self.describe()!r})"
 
 
+def _private_file(path: Path) -> None:
+    """The store holds key hashes and who spent what: its directory is created 0700 and its files
+    (SQLite's -wal and -shm copy the main file's mode) are 0600. An existing directory keeps its
+    mode (it may be shared on purpose), with a warning when others can read it."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    elif path.parent.stat().st_mode & 0o077:
+        logging.getLogger("interlink").warning(
+            "the data directory %s is readable by other users; `chmod 700` it", path.parent
+        )
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
 def _make_engine(url: str, *, echo: bool) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         _sqlite_events(engine)
         return engine
     # pre_ping: a Postgres restart or failover must not fail the next request with a dead socket.
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # Bounded waits: with the server unreachable, a request must get its 503 in seconds, not
+    # after asyncpg's 60 s connect timeout.
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=5,
+        connect_args={"timeout": 5, "command_timeout": 10} if url.startswith("postgresql+asyncpg") else {},
+    )
 
 
 def configure_sqlite(connection: Any) -> None:

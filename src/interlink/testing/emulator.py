@@ -20,11 +20,12 @@ issues and (in strict mode) checks.
 Per-request knobs, as headers or as a model suffix (`model@fault=status_500,delay=5`; the suffix is
 stripped from the echoed model): x-emu-fault / fault, x-emu-delay-ms / delay (ms after each content
 event), x-emu-stall-s / stall (default 30), x-emu-cache-read / cache (cached input tokens to report),
-x-emu-strict: anthropic / strict=anthropic. An unknown fault name is answered with a 400.
+x-emu-strict: anthropic / strict=anthropic, x-emu-repeat / repeat (the answer text N times over). An unknown fault name is answered with a 400.
 
 Faults (`FAULTS`; queued with `set_fault`, which applies to model requests only, not count_tokens):
 refuse, reset_before_headers (TCP RST), stall_before_first_byte, status_400/429/500/503/529,
-and after 3 content events: close_mid_stream, truncate, stall_mid_stream, in_stream_error_mid,
+echo_key (a 401 quoting the credential received), and after 3 content events: close_mid_stream,
+truncate, stall_mid_stream, in_stream_error_mid, echo_key_in_stream (an error event quoting it),
 malformed_sse, truncated_json; in_stream_error_first before any content. On a non-stream request
 the stream faults cut, pause or break the JSON body instead, and in-stream errors become HTTP 529
 (Anthropic) / 500 (OpenAI).
@@ -62,16 +63,21 @@ from interlink.testing.emulator_script import (
 )
 
 HTTP_FAULTS = {"status_400": 400, "status_429": 429, "status_500": 500, "status_503": 503, "status_529": 529}
+# Upstreams that quote the credential they received in their error text (some do).
+ECHO_FAULTS = {"echo_key", "echo_key_in_stream"}
 STREAM_FAULTS = {
     "close_mid_stream",
     "truncate",
     "stall_mid_stream",
     "in_stream_error_first",
     "in_stream_error_mid",
+    "echo_key_in_stream",
     "malformed_sse",
     "truncated_json",
 }
-FAULTS = frozenset({"refuse", "reset_before_headers", "stall_before_first_byte", *HTTP_FAULTS, *STREAM_FAULTS})
+FAULTS = frozenset(
+    {"refuse", "reset_before_headers", "stall_before_first_byte", *HTTP_FAULTS, *STREAM_FAULTS, *ECHO_FAULTS}
+)
 FAULT_AFTER = 3  # content events written before a mid-stream fault strikes
 _ROUTES = {"/v1/messages": ANTHROPIC, "/v1/chat/completions": CHAT, "/v1/responses": RESPONSES}
 _KNOB_HEADERS = {
@@ -80,6 +86,7 @@ _KNOB_HEADERS = {
     "stall": "x-emu-stall-s",
     "cache": "x-emu-cache-read",
     "strict": "x-emu-strict",
+    "repeat": "x-emu-repeat",
 }
 
 
@@ -107,6 +114,8 @@ class Knobs:
     stall_s: float = 30.0
     cached: int = 0
     strict: bool = False
+    repeat: int = 1
+    """The answer's text this many times over (a long answer, in at most ~256 deltas)."""
     record: RecordedRequest | None = None
 
 
@@ -253,6 +262,7 @@ class Emulator:
             stall_s=float(spec.get("stall", self.stall_s)),
             cached=int(spec.get("cache", 0)),
             strict=self.strict_anthropic or spec.get("strict") == "anthropic",
+            repeat=max(1, int(spec.get("repeat", 1))),
         )
         if spec.get("fault") and spec["fault"] not in FAULTS:
             raise ValueError(f"unknown emulator fault {spec['fault']!r}")
@@ -285,6 +295,8 @@ class Emulator:
             await asyncio.sleep(knobs.stall_s)
         if fault in HTTP_FAULTS:
             return flavor.error(HTTP_FAULTS[fault])
+        if fault == "echo_key":
+            return flavor.error(401, f"Incorrect API key provided: {_credential(request)}.")
         try:
             conv = PARSERS[api](body)
         except InvalidRequest as exc:
@@ -294,10 +306,15 @@ class Emulator:
             if problem:
                 return flavor.error(400, problem)
         answer = script(conv, self.ids, self.signer, knobs.cached)
+        if knobs.repeat > 1 and answer.tool_call is None:
+            answer.text *= knobs.repeat
+            answer.output_tokens *= knobs.repeat
         if body.get("stream") is True:
             return await self._stream(request, flavor, flavor.stream(answer, knobs.model, body), knobs)
         if fault in ("in_stream_error_first", "in_stream_error_mid"):
             return flavor.error(wire.in_stream_error_status(api))
+        if fault == "echo_key_in_stream":
+            return flavor.error(wire.in_stream_error_status(api), f"key {_credential(request)} is over quota")
         payload = json.dumps(flavor.render(answer, knobs.model, body), ensure_ascii=False).encode()
         return await self._send_json(request, flavor, payload, knobs)
 
@@ -378,6 +395,8 @@ class Emulator:
             return await self._finish(resp, [])
         if fault == "in_stream_error_mid":
             return await self._finish(resp, stream.error_frames())
+        if fault == "echo_key_in_stream":
+            return await self._finish(resp, stream.error_frames(f"key {_credential(request)} is over quota"))
         if fault == "truncated_json":
             await resp.write(frame.data[: len(frame.data) // 2])
             return await self._finish(resp, [])
@@ -454,3 +473,9 @@ async def _serve(emu: Emulator, port: int) -> None:
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
         main()
+
+
+def _credential(request: web.Request) -> str:
+    """The key the request carried, as an echoing upstream would quote it."""
+    auth = request.headers.get("authorization", "")
+    return request.headers.get("x-api-key") or auth.removeprefix("Bearer ").strip() or "(none)"

@@ -117,8 +117,9 @@ class InvokeStream(WireStream):
             # `p` is the padding field Bedrock adds to hide lengths; readers must ignore it
             yield Frame(event_frame("chunk", {"bytes": inner, "p": "abcdefghij"[: len(inner) % 10]}), f.content)
 
-    def error_frames(self) -> list[Frame]:
-        return [Frame(exception_frame("modelStreamErrorException", "The model stream failed. Please retry."))]
+    def error_frames(self, message: str | None = None) -> list[Frame]:
+        text = message or "The model stream failed. Please retry."
+        return [Frame(exception_frame("modelStreamErrorException", text))]
 
     def malformed(self) -> bytes:
         return corrupt(event_frame("chunk", {"bytes": base64.b64encode(b'{"type":"ping"}').decode()}))
@@ -279,8 +280,9 @@ class ConverseStream(WireStream):
         yield Frame(event_frame("messageStop", {"stopReason": "tool_use" if a.tool_call else "end_turn"}))
         yield Frame(event_frame("metadata", {"usage": _converse_usage(a), "metrics": {"latencyMs": 120}}))
 
-    def error_frames(self) -> list[Frame]:
-        return [Frame(exception_frame("modelStreamErrorException", "The model stream failed. Please retry."))]
+    def error_frames(self, message: str | None = None) -> list[Frame]:
+        text = message or "The model stream failed. Please retry."
+        return [Frame(exception_frame("modelStreamErrorException", text))]
 
     def malformed(self) -> bytes:
         return corrupt(event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "x"}}))

@@ -226,8 +226,8 @@ class VertexStream(wire.WireStream):
             if i == 0:
                 yield wire.Frame(wire.sse("vertex_event", {"type": "vertex_event", "usage": {"input_tokens": 1}}))
 
-    def error_frames(self) -> list[wire.Frame]:
-        return self.inner.error_frames()
+    def error_frames(self, message: str | None = None) -> list[wire.Frame]:
+        return self.inner.error_frames(message)
 
     def malformed(self) -> bytes:
         return self.inner.malformed()
@@ -342,8 +342,8 @@ class AzureChatStream(wire.WireStream):
                 note = {"id": "", "object": "", "created": 0, "model": "", "choices": [choice]}
                 yield wire.Frame(wire.sse(None, note))
 
-    def error_frames(self) -> list[wire.Frame]:
-        return self.inner.error_frames()
+    def error_frames(self, message: str | None = None) -> list[wire.Frame]:
+        return self.inner.error_frames(message)
 
     def malformed(self) -> bytes:
         return self.inner.malformed()

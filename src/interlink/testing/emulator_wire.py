@@ -37,6 +37,8 @@ def sse(event: str | None, data: Any) -> bytes:
 
 
 def pieces(text: str, size: int = CHUNK) -> list[str]:
+    # A long answer (the `repeat` knob) goes in at most ~256 deltas, not one per 8 characters.
+    size = max(size, len(text) // 256)
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
@@ -127,7 +129,7 @@ class WireStream:
     def frames(self) -> Iterator[Frame]:
         raise NotImplementedError
 
-    def error_frames(self) -> list[Frame]:
+    def error_frames(self, message: str | None = None) -> list[Frame]:
         raise NotImplementedError
 
     def malformed(self) -> bytes:
@@ -186,9 +188,9 @@ class AnthropicStream(WireStream):
             )
         yield Frame(sse("content_block_stop", {"type": "content_block_stop", "index": i}))
 
-    def error_frames(self) -> list[Frame]:
+    def error_frames(self, message: str | None = None) -> list[Frame]:
         # "which would normally correspond to an HTTP 529 in a non-streaming context" (Anthropic docs)
-        err = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        err = {"type": "error", "error": {"type": "overloaded_error", "message": message or "Overloaded"}}
         return [Frame(sse("error", err))]
 
 
@@ -285,8 +287,9 @@ class ChatStream(WireStream):
             yield Frame(self._chunk([], _chat_usage(a)))
         yield Frame(sse(None, "[DONE]"))
 
-    def error_frames(self) -> list[Frame]:
-        kind, _code, message = _OPENAI_ERRORS[500]
+    def error_frames(self, message: str | None = None) -> list[Frame]:
+        kind, _code, default = _OPENAI_ERRORS[500]
+        message = message or default
         return [Frame(sse(None, {"error": {"message": message, "type": kind, "param": None, "code": "server_error"}}))]
 
 
@@ -428,9 +431,9 @@ class ResponsesStream(WireStream):
         yield self._event("response.function_call_arguments.done", **ids, arguments=item["arguments"])
         yield self._event("response.output_item.done", output_index=index, item=item)
 
-    def error_frames(self) -> list[Frame]:
+    def error_frames(self, message: str | None = None) -> list[Frame]:
         # the real API nests the error object (NOTES §3.4), then fails the response
-        message = _OPENAI_ERRORS[500][2]
+        message = message or _OPENAI_ERRORS[500][2]
         error = self._event(
             "error", error={"type": "server_error", "code": "server_error", "message": message, "param": None}
         )

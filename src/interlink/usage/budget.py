@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from interlink.core.errors import ErrorKind, GatewayError
 from interlink.store.cached import Cached
+from interlink.store.database import OUTAGE_GRACE_SECONDS, reachable
 
 if TYPE_CHECKING:
     from interlink.auth.keys import Principal
@@ -45,7 +46,9 @@ class Budgets:
         self.ttl = ttl
         # (key_id, period start) -> (spend in the database, the ledger's written-cost counter
         # when it was asked); the period start in the key makes a new period a new query.
-        self._spend: Cached[tuple[str, datetime], tuple[float, float]] = Cached(self._fetch, ttl=ttl)
+        self._spend: Cached[tuple[str, datetime], tuple[float, float]] = Cached(
+            self._fetch, ttl=ttl, stale_for=OUTAGE_GRACE_SECONDS
+        )
 
     async def spent(self, principal: Principal, now: datetime | None = None) -> float:
         """The key's spend in its current budget period (all time when it has no period)."""
@@ -59,7 +62,8 @@ class Budgets:
         # Snapshot the written counter before the query: anything written after the snapshot
         # is counted by the query or by the local delta (possibly both), never by neither.
         _, written = self.ledger.cost_counters(key_id)
-        return await self.ledger.spent(key_id, None if start == EPOCH else start), written
+        async with reachable("budgets"):
+            return await self.ledger.spent(key_id, None if start == EPOCH else start), written
 
     async def check(self, principal: Principal, now: datetime | None = None) -> None:
         budget = principal.budget_usd

@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import logging
 import re
+import sqlite3
 from collections import defaultdict, deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,6 +32,24 @@ if TYPE_CHECKING:
     from interlink.usage.record import UsageRecord
 
 log = logging.getLogger("interlink.usage")
+
+# Errors that are about a row's values, not about reaching the database: the row, not the
+# database, is what to give up on.
+_ROW_ERRORS: tuple[type[BaseException], ...] = (
+    sa.exc.DataError,
+    sa.exc.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    ValueError,
+    TypeError,
+    OverflowError,
+)
+
+
+def is_row_error(exc: BaseException) -> bool:
+    return isinstance(exc, _ROW_ERRORS)
+
 
 GroupBy = Literal["key", "model", "day"]
 GROUPS: tuple[str, ...] = ("key", "model", "day")
@@ -47,6 +67,10 @@ class Ledger:
         self.interval = interval
         self.max_queue = max_queue
         self.dropped = 0
+        self.set_aside = 0
+        self.written = 0
+        self.on_set_aside: Callable[[], None] | None = None
+        """Called for each row the database refused (the service counts it in a metric)."""
         # Rows as `UsageRecord.values` built them, in the form the writer takes.
         self._pending: deque[tuple[Any, ...]] = deque()
         self._text_ts = db.sqlite_path is not None
@@ -121,12 +145,20 @@ class Ledger:
             await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def flush(self) -> None:
-        """Write everything queued now. A failed batch goes back to the front of the queue."""
+        """Write everything queued now. A batch the database refuses because of a row in it is
+        written row by row, and a row that still fails is set aside (logged with its request id,
+        counted) so one bad row never blocks the rest; a batch that fails for any other reason
+        (the database is down) goes back to the front of the queue for the next try."""
         async with self._write_lock:
             while self._pending:
                 batch = [self._pending.popleft() for _ in range(min(self.batch_size, len(self._pending)))]
                 try:
                     await self._write(batch)
+                except Exception as exc:
+                    if not is_row_error(exc):
+                        self._pending.extendleft(reversed(batch))
+                        raise
+                    await self._write_rows(batch)
                 except BaseException:
                     self._pending.extendleft(reversed(batch))
                     raise
@@ -134,34 +166,69 @@ class Ledger:
             self._arrived.clear()
             self._full.clear()
 
+    async def _write_rows(self, batch: list[tuple[Any, ...]]) -> None:
+        for position, row in enumerate(batch):
+            try:
+                await self._write([row])
+            except Exception as exc:
+                if not is_row_error(exc):
+                    self._pending.extendleft(reversed(batch[position:]))
+                    raise
+                self.set_aside += 1
+                if self.on_set_aside is not None:
+                    self.on_set_aside()
+                log.error(
+                    "usage row set aside: the database refused it (%s)",
+                    type(exc).__name__,
+                    extra={"fields": {"request_id": row[0], "error": str(exc)[:300]}},
+                )
+
     async def _write(self, batch: list[tuple[Any, ...]]) -> None:
         if self._writer is None:
             self._writer = writer_for(self.db.url, self.db.sqlite_path)
         await self._writer.write(batch)
+        self.written += len(batch)
         for row in batch:
             self._written_cost[row[KEY_ID]] += row[COST_USD]
 
     async def close(self) -> None:
-        """Stop accepting records, write every queued one, stop the writer."""
+        """Stop accepting records, write every queued one, stop the writer, and always say how
+        it went: one log line with what was written, set aside, dropped and lost."""
         self._closed = True
         self._stop.set()
         self._arrived.set()
         self._full.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-        for attempt in range(3):
-            try:
-                await self.flush()
-                break
-            except Exception as exc:
-                log.error("usage flush at shutdown failed (attempt %d): %s", attempt + 1, type(exc).__name__)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        else:
-            log.error("usage records lost at shutdown", extra={"fields": {"lost": len(self._pending)}})
-        if self._writer is not None:
-            await self._writer.close()
-            self._writer = None
+        try:
+            if self._task is not None:
+                with contextlib.suppress(Exception):
+                    await self._task
+                self._task = None
+            for attempt in range(3):
+                try:
+                    await self.flush()
+                    break
+                except Exception as exc:
+                    log.error("usage flush at shutdown failed (attempt %d): %s", attempt + 1, type(exc).__name__)
+                    await asyncio.sleep(0.5 * (attempt + 1))
+            if self._writer is not None:
+                with contextlib.suppress(Exception):
+                    await self._writer.close()
+                self._writer = None
+        finally:
+            lost = [row[0] for row in self._pending]
+            report: dict[str, Any] = {
+                "written": self.written,
+                "set_aside": self.set_aside,
+                "dropped": self.dropped,
+                "lost": len(lost),
+            }
+            if lost:
+                report["lost_request_ids"] = lost[:100]
+            (log.error if lost or self.dropped or self.set_aside else log.info)(
+                "usage ledger closed", extra={"fields": report}
+            )
+            for handler in log.handlers or logging.getLogger("interlink").handlers:
+                handler.flush()
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -53,7 +55,7 @@ class UsageRecord:
         if text_ts:
             ts = aware.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         repairs = self.repairs if isinstance(self.repairs, str) else ",".join(self.repairs)
-        return (
+        row: tuple[Any, ...] = (
             self.request_id,
             self.model,
             ts,
@@ -77,8 +79,28 @@ class UsageRecord:
             self.ttft_ms,
             bool(self.stream),
         )
+        # A row that does not fit its columns would fail its whole batch on Postgres: cut here.
+        for index, length in _LIMITS:
+            value = row[index]
+            if value is not None and len(value) > length:
+                row = (*row[:index], value[:length], *row[index + 1 :])
+        return row
 
 
 COLUMNS = tuple(f.name for f in fields(UsageRecord))
 """The `usage` table's columns that a record fills (all but the id), in `values()` order."""
 KEY_ID, COST_USD = COLUMNS.index("key_id"), COLUMNS.index("cost_usd")
+
+
+def _string_limits() -> tuple[tuple[int, int], ...]:
+    from interlink.store.schema import usage
+
+    return tuple(
+        (COLUMNS.index(column.name), column.type.length)
+        for column in usage.columns
+        if column.name in COLUMNS and isinstance(column.type, sa.String) and column.type.length
+    )
+
+
+_LIMITS = _string_limits()
+"""(position in a row, length) of every bounded text column."""

@@ -61,6 +61,8 @@ def _parse(body: Any, headers: Mapping[str, str], *, need_max_tokens: bool) -> C
     if max_tokens is not None and max_tokens < 1:
         raise GatewayError.invalid("max_tokens: must be at least 1", "max_tokens")
     raw_messages = required(obj, "messages", "", list)
+    if not raw_messages:
+        raise GatewayError.invalid("messages: at least one message is required", "messages")
     request = ChatRequest(
         model=model,
         messages=[_message(m, f"messages[{i}]") for i, m in enumerate(raw_messages)],

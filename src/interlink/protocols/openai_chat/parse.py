@@ -63,6 +63,8 @@ def parse_request(body: Any, headers: Mapping[str, str]) -> ChatRequest:
         messages=[],
     )
     raw_messages = required(obj, "messages", "", list)
+    if not raw_messages:
+        raise GatewayError.invalid("messages: at least one message is required", "messages")
     request.system, request.messages = _parse_messages(raw_messages)
     _parse_tools(obj, request)
     _parse_sampling(obj, request)
@@ -289,9 +291,12 @@ def _tool_choice(choice: Any, request: ChatRequest) -> ToolChoice:
 
 
 def _parse_sampling(obj: dict[str, Any], request: ChatRequest) -> None:
-    max_tokens = optional(obj, "max_completion_tokens", "", int)
+    field = "max_completion_tokens"
+    max_tokens = optional(obj, field, "", int)
     if max_tokens is None:
-        max_tokens = optional(obj, "max_tokens", "", int)
+        field, max_tokens = "max_tokens", optional(obj, "max_tokens", "", int)
+    if max_tokens is not None and max_tokens < 1:
+        raise GatewayError.invalid(f"{field}: must be at least 1", field)
     request.max_tokens = max_tokens
     stop = optional(obj, "stop", "", str, list)
     if isinstance(stop, str):

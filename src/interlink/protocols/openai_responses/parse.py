@@ -48,9 +48,12 @@ def parse_request(body: Any, headers: Mapping[str, str]) -> ChatRequest:
     if instructions:
         request.system.append(TextBlock(text=instructions))
     raw_input = obj.get("input")
+    if not raw_input:
+        # Stateless: without previous_response_id there is nothing else to answer.
+        raise GatewayError.invalid("input: required, and must not be empty", "input")
     if isinstance(raw_input, str):
         request.messages.append(Message(role="user", content=[TextBlock(text=raw_input)]))
-    elif raw_input is not None:
+    else:
         _parse_items(check(raw_input, "input", list), request)
     _parse_tools(obj, request)
     _parse_options(obj, request)
@@ -287,6 +290,8 @@ def _tool_choice(value: Any, request: ChatRequest) -> ToolChoice | None:
 def _parse_options(obj: dict[str, Any], request: ChatRequest) -> None:
     request.parallel_tool_calls = optional(obj, "parallel_tool_calls", "", bool)
     request.max_tokens = optional(obj, "max_output_tokens", "", int)
+    if request.max_tokens is not None and request.max_tokens < 1:
+        raise GatewayError.invalid("max_output_tokens: must be at least 1", "max_output_tokens")
     request.temperature = optional(obj, "temperature", "", float)
     request.top_p = optional(obj, "top_p", "", float)
     request.stream = optional(obj, "stream", "", bool, default=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from interlink.core import ChatRequest
+from interlink.providers import ClientPolicy
 from interlink.providers.anthropic.request import build_body
 
 # Betas Bedrock and Vertex document for Claude (AWS "Anthropic Claude Messages API" and Google's
@@ -38,10 +39,16 @@ MID_CONVERSATION_SYSTEM = "mid-conversation-system"
 
 
 def platform_body(
-    request: ChatRequest, *, upstream_model: str, stream: bool, version: str, allowed: frozenset[str] = CLOUD_BETAS
+    request: ChatRequest,
+    *,
+    upstream_model: str,
+    stream: bool,
+    version: str,
+    policy: ClientPolicy,
+    allowed: frozenset[str] = CLOUD_BETAS,
 ) -> tuple[dict[str, Any], list[str], list[str]]:
     """(body without `model`, betas to send, dropped) for a cloud platform's Messages endpoint."""
-    body, forwarded, dropped = build_body(request, upstream_model=upstream_model, stream=stream)
+    body, forwarded, dropped = build_body(request, upstream_model=upstream_model, stream=stream, policy=policy)
     body.pop("model", None)
     body["anthropic_version"] = version
     betas: list[str] = []

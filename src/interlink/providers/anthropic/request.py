@@ -27,7 +27,7 @@ from interlink.core import (
     ToolResultBlock,
 )
 from interlink.core.content import CacheControl
-from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides
+from interlink.providers import ClientPolicy, ProviderSettings, UpstreamRequest, apply_overrides, apply_policy
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -58,10 +58,11 @@ def messages_url(base_url: str) -> str:
 
 
 def build_body(
-    request: ChatRequest, *, upstream_model: str, stream: bool
+    request: ChatRequest, *, upstream_model: str, stream: bool, policy: ClientPolicy
 ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """The Messages body, the client's `anthropic-*` headers to forward (same-API passthrough
-    only) and what was dropped. Cloud codecs (Bedrock, Vertex) wrap this same body."""
+    """The Messages body (with the operator's client policy applied), the client's `anthropic-*`
+    headers to forward (same-API passthrough only) and what was dropped. Cloud codecs (Bedrock,
+    Vertex) wrap this same body."""
     dropped: list[str] = []
     forwarded: dict[str, str] = {}
     passthrough = request.passthrough
@@ -76,6 +77,7 @@ def build_body(
         forwarded = {k: lowered[k] for k in FORWARDED_HEADERS if k in lowered}
     else:
         body = _Translator(request, dropped).body(upstream_model, stream)
+    apply_policy(body, policy, dropped)
     return body, forwarded, dropped
 
 
@@ -86,7 +88,7 @@ def build_request(
     if settings.api_key:
         headers["x-api-key"] = settings.api_key
     headers.update(settings.headers)
-    body, forwarded, dropped = build_body(request, upstream_model=upstream_model, stream=stream)
+    body, forwarded, dropped = build_body(request, upstream_model=upstream_model, stream=stream, policy=settings.policy)
     headers.update(forwarded)
     return UpstreamRequest(
         url=messages_url(settings.base_url),

@@ -55,7 +55,9 @@ def model_url(settings: ProviderSettings, upstream_model: str, operation: str) -
 
 
 def _invoke(request: ChatRequest, upstream_model: str, settings: ProviderSettings, stream: bool) -> UpstreamRequest:
-    body, betas, dropped = platform_body(request, upstream_model=upstream_model, stream=stream, version=INVOKE_VERSION)
+    body, betas, dropped = platform_body(
+        request, upstream_model=upstream_model, stream=stream, version=INVOKE_VERSION, policy=settings.policy
+    )
     body.pop("stream", None)
     if betas:
         body["anthropic_beta"] = betas

@@ -24,7 +24,7 @@ from interlink.core import (
     ToolResultBlock,
     ToolSpec,
 )
-from interlink.providers import Preset, ProviderSettings, UpstreamRequest, apply_overrides
+from interlink.providers import Preset, ProviderSettings, UpstreamRequest, apply_overrides, apply_policy
 
 API = "openai-chat"
 
@@ -53,6 +53,7 @@ def build_request(
         headers.update(request.passthrough.headers)
     else:
         body = _translated_body(request, upstream_model, preset, stream, dropped)
+    apply_policy(body, settings.policy, dropped)
     return UpstreamRequest(
         url=settings.base_url.rstrip("/") + "/chat/completions",
         headers=headers,

@@ -25,7 +25,7 @@ from interlink.core import (
     ToolCallBlock,
     ToolResultBlock,
 )
-from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides
+from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides, apply_policy
 
 API = "openai-responses"
 _ENCRYPTED = "reasoning.encrypted_content"
@@ -49,6 +49,7 @@ def build_request(
         headers.update(passthrough.headers)
     else:
         body = _translate(request, upstream_model, stream, dropped)
+    apply_policy(body, settings.policy, dropped)
     return UpstreamRequest(
         url=settings.base_url.rstrip("/") + "/responses",
         headers=headers,

@@ -68,7 +68,9 @@ class VertexCodec:
         settings: ProviderSettings,
         stream: bool,
     ) -> UpstreamRequest:
-        body, betas, dropped = platform_body(request, upstream_model=upstream_model, stream=stream, version=VERSION)
+        body, betas, dropped = platform_body(
+            request, upstream_model=upstream_model, stream=stream, version=VERSION, policy=settings.policy
+        )
         if body.pop("service_tier", None) is not None:
             dropped.append("service_tier")
         headers = {"content-type": "application/json", **settings.headers}
