@@ -257,3 +257,39 @@ async def test_missing_credentials_is_a_clear_authentication_error(
     with pytest.raises(GatewayError) as info:
         await auth.AwsCredentials().frozen()
     assert info.value.kind is ErrorKind.AUTHENTICATION and "AWS_ACCESS_KEY_ID" in info.value.message
+
+
+@pytest.mark.parametrize("token", [None, "FwoGZXIvYXdzEXAMPLE//token=="])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke",
+        "http://127.0.0.1:8123/model/arn:aws:bedrock:us-east-1:1:application-inference-profile%2Fab/converse?x=1&a=b%20c",
+    ],
+)
+def test_sigv4_matches_botocores_signer_byte_for_byte(url: str, token: str | None) -> None:
+    import datetime
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from interlink.providers import UpstreamRequest
+
+    credentials = Credentials(aws.ACCESS_KEY, aws.SECRET_KEY, token).get_frozen_credentials()
+    headers = {"content-type": "application/json", "X-Amzn-Bedrock-Accept": "  application/json ", "user-agent": "x"}
+    request = UpstreamRequest(url=url, headers=headers, body=b'{"messages":[]}', stream=False)
+    when = datetime.datetime(2026, 12, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    ours = auth.sigv4_headers(credentials, "us-east-1", request, now=when)
+
+    reference = AWSRequest(method="POST", url=url, data=request.body, headers=dict(headers))
+    reference.context["timestamp"] = "20261202T030405Z"
+    reference.headers["X-Amz-Date"] = "20261202T030405Z"
+    if token:
+        reference.headers["X-Amz-Security-Token"] = token
+    signer = SigV4Auth(credentials, "bedrock", "us-east-1")
+    canonical = signer.canonical_request(reference)
+    signature = signer.signature(signer.string_to_sign(reference, canonical), reference)
+    assert ours["authorization"].endswith(f"Signature={signature}")
+    assert ours["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={aws.ACCESS_KEY}/20261202/us-east-1/bedrock/")
+    assert ours.get("x-amz-security-token") == token

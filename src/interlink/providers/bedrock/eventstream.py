@@ -62,6 +62,8 @@ class EventStreamDecoder:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        # Every frame of a stream carries the same few header blocks: parsed once each.
+        self._known: dict[bytes, dict[str, HeaderValue]] = {}
 
     def feed(self, chunk: bytes) -> list[Frame]:
         buffer = self._buffer
@@ -83,7 +85,12 @@ class EventStreamDecoder:
             if zlib.crc32(memoryview(buffer)[start : end - 4]) != message_crc:
                 raise _corrupt("message CRC mismatch")
             body = start + PRELUDE
-            headers = _headers(bytes(buffer[body : body + headers_length]))
+            raw = bytes(buffer[body : body + headers_length])
+            headers = self._known.get(raw)
+            if headers is None:
+                headers = _headers(raw)
+                if len(self._known) < 64:
+                    self._known[raw] = headers
             frames.append(Frame(headers, bytes(buffer[body + headers_length : end - 4])))
             start = end
         if start:
@@ -156,6 +163,14 @@ def exception_event(frame: Frame) -> ServerSentEvent:
     return error_event(EXCEPTION_TYPES.get(name, "api_error"), text)
 
 
+def _leading_type(inner: bytes) -> str | None:
+    """The event name of `{"type":"content_block_delta",...}` without parsing the JSON."""
+    if not inner.startswith(b'{"type":"'):
+        return None
+    end = inner.find(b'"', 9)
+    return inner[9:end].decode() if end > 9 else None
+
+
 class _Deframer:
     def __init__(self) -> None:
         self._frames = EventStreamDecoder()
@@ -189,16 +204,22 @@ class InvokeDeframer(_Deframer):
         try:
             part = orjson.loads(frame.payload)
             inner = base64.b64decode(part["bytes"], validate=True)
-            event = orjson.loads(inner)
         except (orjson.JSONDecodeError, binascii.Error, KeyError, TypeError, ValueError):
             raise _corrupt("a chunk that is not base64 JSON") from None
-        if not isinstance(event, dict):
-            raise _corrupt("a chunk that is not a JSON object")
-        if METRICS_KEY in inner:
-            # Bedrock's own billing metrics ride on message_stop; Anthropic clients reject unknown keys.
-            event.pop(METRICS_KEY.decode(), None)
-            inner = orjson.dumps(event)
-        return ServerSentEvent(data=inner.decode(), event=str(event.get("type") or "message"))
+        name = _leading_type(inner)
+        if name is None or METRICS_KEY in inner:
+            try:
+                event = orjson.loads(inner)
+            except orjson.JSONDecodeError:
+                raise _corrupt("a chunk that is not JSON") from None
+            if not isinstance(event, dict):
+                raise _corrupt("a chunk that is not a JSON object")
+            if event.pop(METRICS_KEY.decode(), None) is not None:
+                # Bedrock's own billing metrics ride on message_stop; Anthropic clients reject unknown keys.
+                inner = orjson.dumps(event)
+            name = str(event.get("type") or "message")
+        # The event's JSON is parsed once, by the anthropic decoder that reads this event.
+        return ServerSentEvent(data=inner.decode(), event=name)
 
 
 class ConverseDeframer(_Deframer):
