@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 
 import orjson
 import pytest
@@ -219,31 +220,18 @@ async def test_sigv4_signed_requests_pass_the_emulators_check_and_bad_secrets_do
 
 
 async def test_credentials_resolve_off_the_event_loop_once(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
+    threads: list[int] = []
     credentials = auth.AwsCredentials()
     real = credentials._resolve
 
-    def slow() -> object:
-        import time
-
-        calls.append(1)
-        time.sleep(0.2)  # a blocking IMDS/SSO call
+    def recorded() -> object:
+        threads.append(threading.get_ident())
         return real()
 
-    monkeypatch.setattr(credentials, "_resolve", slow)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    task = asyncio.create_task(ticker())
+    monkeypatch.setattr(credentials, "_resolve", recorded)
     frozen = await asyncio.gather(*(credentials.frozen() for _ in range(10)))
-    task.cancel()
-    assert len(calls) == 1 and all(f.access_key == aws.ACCESS_KEY for f in frozen)
-    assert ticks >= 10  # the loop kept running while the credentials loaded
+    assert len(threads) == 1 and threading.get_ident() not in threads  # once, and in a thread
+    assert all(f.access_key == aws.ACCESS_KEY for f in frozen)
 
 
 async def test_missing_credentials_is_a_clear_authentication_error(
