@@ -88,11 +88,15 @@ class Launcher:
     emulator: str
     started: list[Gateway] = field(default_factory=list)
 
-    def prepare(self, name: str, *, config: str = "", models: str = "", env: dict[str, str] | None = None) -> Gateway:
+    def prepare(
+        self, name: str, *, config: str = "", models: str = "", providers: str = "", env: dict[str, str] | None = None
+    ) -> Gateway:
         """A gateway's config, store and environment, not started yet (so keys can be made first)."""
         home = self.root / name
         home.mkdir()
-        write_config(home / "interlink.yaml", self.emulator, models=models, defaults=_DEFAULTS + config)
+        write_config(
+            home / "interlink.yaml", self.emulator, providers=providers, models=models, defaults=_DEFAULTS + config
+        )
         environ = gateway_env(home / "data", EMU_KEY=UPSTREAM_KEY, **(env or {}))
         return Gateway(
             url="", config=home / "interlink.yaml", env=environ, log=home / "gateway.log", emulator=self.emulator

@@ -132,12 +132,7 @@ class Attempts:
             self._current = deployment
             # Repairs run per deployment: a failover may reach an upstream with other rules.
             prepared = self._prepare(route, deployment)
-            upstream = deployment.codec.build_request(
-                prepared.request,
-                upstream_model=deployment.upstream_model,
-                settings=deployment.provider,
-                stream=self.stream,
-            )
+            upstream = _built(deployment, prepared.request, self.stream)
             self._prepared = prepared
             for number in range(route.retry.attempts):
                 remaining = deadline - time.monotonic()
@@ -296,6 +291,19 @@ class Dispatcher:
                 response.close()
             raise
         return response, items, buffer
+
+
+def _built(deployment: Deployment, request: ChatRequest, stream: bool) -> UpstreamRequest:
+    """The upstream request; a body its format cannot hold (tool arguments nested deeper than the
+    encoder allows: they arrive as a string from Chat clients) is the client's 400, not a 500."""
+    try:
+        return deployment.codec.build_request(
+            request, upstream_model=deployment.upstream_model, settings=deployment.provider, stream=stream
+        )
+    except (TypeError, RecursionError) as exc:  # orjson.JSONEncodeError is a TypeError
+        if isinstance(exc, RecursionError) or "Recursion limit" in str(exc):
+            raise GatewayError.invalid("the request nests JSON deeper than the upstream's format allows") from None
+        raise
 
 
 def _guarded(decode: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -16,11 +16,14 @@ uses) and adds:
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from interlink.config.settings import ConnectionLimits
+
+log = logging.getLogger("interlink.connections")
 
 _431 = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -37,6 +40,10 @@ def guarded_protocol(limits: ConnectionLimits) -> type[HttpToolsProtocol]:
     return GuardedProtocol
 
 
+class _HeadersTooLarge(Exception):
+    """Raised from a parser callback: httptools stops and uvicorn answers (see `send_400_response`)."""
+
+
 class _Guarded(HttpToolsProtocol):
     header_timeout: float = 10.0
     max_header_bytes: int = 64 * 1024
@@ -46,8 +53,10 @@ class _Guarded(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
         self._write_timer: asyncio.TimerHandle | None = None
-        self._header_bytes = 0
         self._awaiting_headers = True
+        self._received = 0  # bytes received while the headers were incomplete
+        self._header_size = 0  # the request line and headers, as parsed
+        self._too_large = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn narrows it too
         super().connection_made(transport)
@@ -59,11 +68,39 @@ class _Guarded(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._awaiting_headers:
-            self._header_bytes += len(data)
-            if self._header_bytes > self.max_header_bytes:
-                self._refuse_headers()
-                return
+            self._received += len(data)
         super().data_received(data)
+        # httptools buffers an unfinished header line without calling back: bound it here.
+        if self._awaiting_headers and self._received > self.max_header_bytes and not self.transport.is_closing():
+            self._too_large = True
+            self.send_400_response("")
+
+    def on_message_begin(self) -> None:
+        self._header_size = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        self._header_size += size
+        if self._header_size > self.max_header_bytes:
+            self._too_large = True
+            raise _HeadersTooLarge
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._too_large:
+            super().send_400_response(msg)
+            return
+        message = f"request headers exceed {self.max_header_bytes} bytes".encode()
+        self.transport.write(_431 % (len(message), message))
+        self._cancel_timers()
+        self.transport.close()
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers = False
@@ -90,20 +127,14 @@ class _Guarded(HttpToolsProtocol):
 
     def _expect_headers(self) -> None:
         self._awaiting_headers = True
-        self._header_bytes = 0
+        self._received = self._header_size = 0
         if self._header_timer is not None:
             self._header_timer.cancel()
         self._header_timer = self.loop.call_later(self.header_timeout, self._abort, "sent no complete headers")
 
-    def _refuse_headers(self) -> None:
-        message = f"request headers exceed {self.max_header_bytes} bytes".encode()
-        self.transport.write(_431 % (len(message), message))
-        self._cancel_timers()
-        self.transport.close()
-
     def _abort(self, why: str) -> None:
         self._header_timer = self._write_timer = None
-        self.logger.info("closing a connection that %s in time", why)
+        log.info("closing a connection that %s in time", why, extra={"fields": {"client": _peer(self.client)}})
         self.transport.abort()
 
     def _cancel_timers(self) -> None:
@@ -111,3 +142,7 @@ class _Guarded(HttpToolsProtocol):
             if timer is not None:
                 timer.cancel()
         self._header_timer = self._write_timer = None
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "unknown"

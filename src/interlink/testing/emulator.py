@@ -470,12 +470,12 @@ async def _serve(emu: Emulator, port: int) -> None:
         await emu.stop()
 
 
-if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        main()
-
-
 def _credential(request: web.Request) -> str:
     """The key the request carried, as an echoing upstream would quote it."""
     auth = request.headers.get("authorization", "")
     return request.headers.get("x-api-key") or auth.removeprefix("Bearer ").strip() or "(none)"
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()

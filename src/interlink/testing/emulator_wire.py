@@ -58,12 +58,14 @@ _ANTHROPIC_ERRORS = {
         "This request would exceed the rate limit for your organization. "
         "Please reduce the prompt length or wait before trying again.",
     ),
+    401: ("authentication_error", "invalid x-api-key"),
     500: ("api_error", "Internal server error"),
     503: ("api_error", "Service unavailable"),
     529: ("overloaded_error", "Overloaded"),
 }
 _OPENAI_ERRORS = {  # (type, code, message)
     400: ("invalid_request_error", None, "Emulated invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
     429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again in 1s."),
     500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
     503: ("service_unavailable_error", "server_is_overloaded", "The server is overloaded or not ready yet."),
