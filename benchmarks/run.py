@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import load
 import report
-from targets import HERE, PATHS, Target, ledger_rows, make_targets, start, start_emulator, versions
+from targets import CLOUD_PATHS, HERE, PATHS, Target, ledger_rows, make_targets, start, start_emulator, versions
 
 ALL_TARGETS = "direct,interlink-off,interlink-on,litellm,portkey"
 
@@ -167,7 +167,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=None, help="repetitions (default 3; 1 with --quick)")
     ap.add_argument("--quick", action="store_true", help="one short round: proves the harness, numbers are rough")
     ap.add_argument("--targets", default=ALL_TARGETS, help="comma-separated subset of " + ALL_TARGETS)
-    ap.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset of " + ",".join(PATHS))
+    default_paths = ",".join(p for p in PATHS if p not in CLOUD_PATHS)
+    ap.add_argument("--paths", default=default_paths, help="comma-separated subset of " + ",".join(PATHS))
     ap.add_argument("--soak", action="store_true", help="the soak test instead (Interlink only)")
     ap.add_argument("--no-install", action="store_true", help="do not install missing peers or wrk")
     ap.add_argument("--out", default="", help="results folder (default benchmarks/results/<stamp>)")

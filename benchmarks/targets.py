@@ -13,6 +13,7 @@ limits, but the usage ledger still records every request.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -40,10 +41,26 @@ PATHS = {
     "msg_chat": ("/v1/messages", "openai-chat", "Messages → openai-chat (translated)"),
     "resp_ant": ("/v1/responses", "anthropic", "Responses → anthropic (translated)"),
     "chat_ant": ("/v1/chat/completions", "anthropic", "Chat → anthropic (translated)"),
+    # the clouds (Interlink only: `--targets direct,interlink-off --paths ...`; README "Cloud upstreams")
+    "msg_bedrock": ("/v1/messages", "bedrock", "Messages → Bedrock InvokeModel (SigV4, event-stream)"),
+    "chat_bedrock": ("/v1/chat/completions", "bedrock", "Chat → Bedrock InvokeModel (translated)"),
+    "chat_vertex": ("/v1/chat/completions", "vertex", "Chat → Vertex rawPredict (translated)"),
+    "chat_azure": ("/v1/chat/completions", "azure-openai", "Chat → Azure OpenAI deployment (same API)"),
+    "resp_azure": ("/v1/responses", "azure-openai", "Responses → Azure OpenAI Chat (translated)"),
 }
+CLOUD_PATHS = ("msg_bedrock", "chat_bedrock", "chat_vertex", "chat_azure", "resp_azure")
 # the same-API path a translated path's overhead is compared with: same client API, else same upstream
 SAME_API_REF = {"msg_chat": "msg", "chat_ant": "chat", "resp_ant": "msg"}
-MODEL_FOR = {"openai-chat": "emu-oai", "anthropic": "emu-anthropic"}
+SAME_API_REF.update(
+    msg_bedrock="msg", chat_bedrock="chat", chat_vertex="chat", chat_azure="chat", resp_azure="chat_azure"
+)
+MODEL_FOR = {
+    "openai-chat": "emu-oai",
+    "anthropic": "emu-anthropic",
+    "bedrock": "emu-bedrock",
+    "vertex": "emu-vertex",
+    "azure-openai": "emu-azure",
+}
 ANTHROPIC_VERSION = "anthropic-version: 2023-06-01"
 
 
@@ -168,7 +185,13 @@ providers:
   emu-chat:      {{kind: openai-chat,      base_url: {emu}/v1, api_key: sk-upstream}}
   emu-anthropic: {{kind: anthropic,        base_url: {emu},    api_key: sk-ant-upstream}}
   emu-responses: {{kind: openai-responses, base_url: {emu}/v1, api_key: sk-upstream}}
+  emu-bedrock:   {{kind: bedrock, region: us-east-1, base_url: {emu}}}
+  emu-vertex:    {{kind: vertex, project: bench, location: us-east5, base_url: {emu}}}
+  emu-azure:     {{kind: azure-openai, base_url: {emu}, api_key: sk-azure, api_version: "2024-10-21"}}
 models:
+  emu-bedrock:   {{provider: emu-bedrock, model: "anthropic.claude-emu-v1:0"}}
+  emu-vertex:    {{provider: emu-vertex, model: "claude-emu@20250929"}}
+  emu-azure:     {{provider: emu-azure, model: emu}}
   emu-oai:       {{provider: emu-chat,      model: emu}}
   emu-anthropic: {{provider: emu-anthropic, model: emu}}
   emu-responses: {{provider: emu-responses, model: emu}}
@@ -179,6 +202,36 @@ models:
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def cloud_credentials(outdir: str, emu_port: int) -> dict[str, str]:
+    """AWS keys for SigV4 and a Google service account whose token endpoint is the emulator's."""
+    path = os.path.join(outdir, "google-sa.json")
+    if not os.path.exists(path):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        account = {
+            "type": "service_account",
+            "project_id": "bench",
+            "private_key_id": "bench",
+            "private_key": pem.decode(),
+            "client_email": "bench@bench.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": "http://127.0.0.1:%d/token" % emu_port,
+        }
+        with open(path, "w") as f:
+            json.dump(account, f)
+    return {
+        "AWS_ACCESS_KEY_ID": "AKIDBENCH",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "GOOGLE_APPLICATION_CREDENTIALS": path,
+    }
 
 
 def create_key(config: str, data_dir: str) -> str:
@@ -264,7 +317,7 @@ def start(t: Target, outdir: str, emu_port: int, rnd: int) -> float:
         data_dir = os.path.join(outdir, "data-%s" % label)
         os.makedirs(data_dir, exist_ok=True)
         config = interlink_config(outdir, emu_port)
-        env = {"INTERLINK_DATA_DIR": data_dir}
+        env = {"INTERLINK_DATA_DIR": data_dir, **cloud_credentials(outdir, emu_port)}
         # Start-up is measured as a gateway (re)starting on its database, as in production: the
         # schema is created first (`interlink db upgrade`; keys-on also creates its key), so
         # neither variant times the one-off first migration.

@@ -7,14 +7,14 @@ import httpx
 import openai
 import pytest
 
-from tests.contract.conftest import Stack
+from tests.contract.conftest import UPSTREAMS, Stack
 
 
 def test_health_head_and_models(stack: Stack) -> None:
     assert httpx.get(f"{stack.gateway}/health").json()["status"] == "ok"
     assert httpx.head(f"{stack.gateway}/").status_code == 200
     listed = openai.OpenAI(base_url=f"{stack.gateway}/v1", api_key="k").models.list()
-    expected = {"via-anthropic", "via-chat", "via-responses", "strict-claude"}
+    expected = {*UPSTREAMS, "strict-claude"}
     assert {m.id for m in listed.data} == expected
     page = anthropic.Anthropic(base_url=stack.gateway, api_key="k").models.list()
     assert {m.id for m in page.data} == expected

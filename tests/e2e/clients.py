@@ -22,7 +22,24 @@ KEY = "sk-interlink-e2e"
 PROMPT = "Run the shell command `echo hello` with your shell tool, then tell me what it printed."
 
 # upstream provider name (as in tests/contract/conftest.write_config) → the path the emulator sees
-UPSTREAM_PATH = {"emu-anthropic": "/v1/messages", "emu-chat": "/v1/chat/completions", "emu-responses": "/v1/responses"}
+UPSTREAM_PATH = {
+    "emu-anthropic": "/v1/messages",
+    "emu-chat": "/v1/chat/completions",
+    "emu-responses": "/v1/responses",
+    # the clouds (tests/contract/conftest.write_config): Bedrock's and Vertex's model ids are in the path
+    "emu-bedrock": "/model/us.anthropic.claude-emu-v1:0/invoke-with-response-stream",
+    "emu-vertex": "/v1/projects/emu-project/locations/us-east5/publishers/anthropic/models/claude-emu@20250929:streamRawPredict",
+    "emu-azure": "/openai/deployments/gpt-emu-deployment/chat/completions",
+}
+# upstream provider → the upstream model id its e2e models use
+UPSTREAM_MODEL = {
+    "emu-anthropic": "claude-emu",
+    "emu-chat": "gpt-emu",
+    "emu-responses": "gpt-emu-responses",
+    "emu-bedrock": "us.anthropic.claude-emu-v1:0",
+    "emu-vertex": "claude-emu@20250929",
+    "emu-azure": "gpt-emu-deployment",
+}
 CLIENT_PATH = {"anthropic": "/v1/messages", "openai-chat": "/v1/chat/completions", "openai-responses": "/v1/responses"}
 
 
@@ -44,6 +61,7 @@ class Case:
     tools: bool  # Aider sends no tools: only its final answer is checked
     build: Callable[[Case, Run], tuple[list[str], dict[str, str]]]
     timeout: float = 150.0
+    faults: bool = True  # the cloud cases run once, clean: the fault paths are the same code as above
 
     @property
     def model(self) -> str:
@@ -113,6 +131,10 @@ CASES = [
     Case("codex", "codex", "openai-responses", "emu-anthropic", True, _codex),
     Case("aider-openai", "aider", "openai-chat", "emu-anthropic", False, _aider("openai")),
     Case("aider-anthropic", "aider", "anthropic", "emu-responses", False, _aider("anthropic")),
+    # one run per cloud, each behind a client of another API than the cloud's own
+    Case("claude-bedrock", "claude", "anthropic", "emu-bedrock", True, _claude, faults=False),
+    Case("aider-vertex", "aider", "openai-chat", "emu-vertex", False, _aider("openai"), faults=False),
+    Case("codex-azure", "codex", "openai-responses", "emu-azure", True, _codex, faults=False),
 ]
 
 

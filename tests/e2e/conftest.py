@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.contract.conftest import free_port, start_emulator, start_gateway, stop, write_config
-from tests.e2e.clients import CACHE, CASES
+from tests.e2e.clients import CACHE, CASES, UPSTREAM_MODEL
 
 HERE = Path(__file__).resolve().parent
 FIRST_TOKEN_S = 3
@@ -109,8 +109,7 @@ def e2e_stack(emulator_url: str, tmp_path: Path) -> Iterator[E2EStack]:
     next (a gateway starts in about a second, which the suite can afford)."""
     root = tmp_path / "stack"
     root.mkdir()
-    upstream_model = {"emu-anthropic": "claude-emu", "emu-chat": "gpt-emu", "emu-responses": "gpt-emu-responses"}
-    models = "\n".join(f"  {c.model}: {{provider: {c.upstream}, model: {upstream_model[c.upstream]}}}" for c in CASES)
+    models = "\n".join(f'  {c.model}: {{provider: {c.upstream}, model: "{UPSTREAM_MODEL[c.upstream]}"}}' for c in CASES)
     write_config(root / "interlink.yaml", emulator_url, models=models, defaults=DEFAULTS)
     log = root / "gateway.log"
     # a private data dir and no built-in local model: the suite must not touch the user's state.

@@ -71,8 +71,15 @@ def _run_client(case: Case, run: Run) -> tuple[subprocess.CompletedProcess[str] 
     return done, transcript, time.monotonic() - started
 
 
-@pytest.mark.parametrize(("fault", "times"), FAULTS)
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+RUNS = [
+    pytest.param(case, *fault.values, id=f"{fault.id}-{case.id}")
+    for fault in FAULTS
+    for case in CASES
+    if case.faults or fault.values[0] is None
+]
+
+
+@pytest.mark.parametrize(("case", "fault", "times"), RUNS)
 def test_client_through_interlink(
     case: Case, fault: str | None, times: int, client_ready, e2e_stack, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from interlink.testing.emulator_clouds import CLOUD_PREFIXES
 from tests.contract.conftest import Stack, free_port, start_emulator, start_gateway, stop, write_config
 
 STALL_S = 4  # the emulator's stalls; longer than the gateway's first-token and idle timeouts
@@ -25,9 +26,8 @@ class FaultStack(Stack):
         self.reset()  # drops the recorded requests and any queued faults
 
     def model_requests(self) -> list[dict]:
-        return [
-            r for r in self.upstream_requests() if r["path"].startswith(("/v1/messages", "/v1/chat", "/v1/responses"))
-        ]
+        model_paths = ("/v1/messages", "/v1/chat", "/v1/responses", *CLOUD_PREFIXES)
+        return [r for r in self.upstream_requests() if r["path"].startswith(model_paths)]
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,16 @@ from tests.contract.drivers import DRIVERS
 from tests.faults.conftest import FaultStack
 
 CLIENTS = list(DRIVERS)
-UPSTREAMS = ["via-anthropic", "via-chat", "via-responses"]
+UPSTREAMS = [
+    "via-anthropic",
+    "via-chat",
+    "via-responses",
+    "via-bedrock",
+    "via-bedrock-converse",
+    "via-vertex",
+    "via-azure",
+    "via-azure-responses",
+]
 SDK_ERRORS = (anthropic.APIError, openai.APIError)
 
 RECOVERED = [

@@ -14,14 +14,16 @@ import httpx
 from tests.contract.conftest import DEFAULTS, free_port, start_emulator, start_gateway, stop, write_config
 
 
-def slow_stream(gateway: str, results: list, index: int) -> None:
+def slow_stream(gateway: str, results: list, index: int, started: threading.Semaphore | None = None) -> None:
     body = {
         "model": "slow-chat",
         "stream": True,
         "messages": [{"role": "user", "content": f"stream number {index} with a long enough text"}],
     }
     try:
-        with httpx.stream("POST", f"{gateway}/v1/chat/completions", json=body, timeout=30) as r:
+        with httpx.stream("POST", f"{gateway}/v1/chat/completions", json=body, timeout=60) as r:
+            if started is not None:
+                started.release()
             results[index] = b"".join(r.iter_bytes())
     except httpx.HTTPError as exc:
         results[index] = exc
@@ -87,10 +89,12 @@ def test_sigterm_drains_then_ends_open_streams_with_an_error_event(tmp_path: Pat
     emulator, gateway, url, _, _ = setup(tmp_path, drain=1)
     try:
         results: list = [None] * 50
-        threads = [threading.Thread(target=slow_stream, args=(url, results, i)) for i in range(50)]
+        started = threading.Semaphore(0)
+        threads = [threading.Thread(target=slow_stream, args=(url, results, i, started)) for i in range(50)]
         for t in threads:
             t.start()
-        time.sleep(1.0)
+        # every stream is open (headers in) before the signal, however slow the machine is today
+        assert all(started.acquire(timeout=60) for _ in range(50))
         gateway.send_signal(signal.SIGTERM)
         for t in threads:
             t.join(30)

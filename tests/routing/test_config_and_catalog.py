@@ -123,7 +123,7 @@ def test_unknown_preset_names_the_known_ones() -> None:
 BAD_CONFIGS = [
     (
         {"providers": {"p": {"kind": "gemini", "base_url": "http://x"}}},
-        "providers.p.kind: Input should be 'anthropic', 'openai-chat' or 'openai-responses'",
+        "providers.p.kind: Input should be 'anthropic', 'openai-chat', 'openai-responses', 'bedrock', 'vertex' or 'azure-openai'",
     ),
     (
         {"providers": {"p": {"kind": "anthropic", "base_url": "ftp://x"}}},

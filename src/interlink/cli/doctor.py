@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from interlink.cli import output
-from interlink.config.settings import Config
+from interlink.config.settings import CLOUD_KINDS, Config
 from interlink.core import ChatRequest, GatewayError, Message, TextBlock
 from interlink.core.redact import Redactor
 from interlink.providers import ProviderSettings
@@ -108,7 +108,10 @@ async def _diagnose_one(
         return _skip(report, "tcp")
     if not await _check_connect(report, host, address, port, https=parts.scheme == "https", timeout=timeout):
         return _skip(report, "auth")
-    listed = await _check_auth(report, settings, key_var, timeout)
+    if settings.kind in CLOUD_KINDS:
+        listed = await _check_cloud_auth(report, config, settings, transport, timeout)
+    else:
+        listed = await _check_auth(report, settings, key_var, timeout)
     if listed is None:
         return _skip(report, "call")
     if call:
@@ -127,6 +130,8 @@ def _static_fixes(report: Report, settings: ProviderSettings, key_var: str | Non
     if settings.kind == "anthropic" and path.endswith("/v1"):
         report.fixes.append("base_url for anthropic must not end in /v1: remove it (Anthropic URLs are the host only)")
     host = urlsplit(settings.base_url).hostname or ""
+    if settings.kind in CLOUD_KINDS:
+        return  # credentials come from the cloud's own chain: checked by the auth step
     if not settings.api_key and not _is_local(host):
         report.fixes.append(f"no api_key: set {key_var or _default_key_var(settings)}")
 
@@ -224,6 +229,60 @@ async def _check_auth(
         return None
     report.checks["auth"] = Check(True, t.ms, "rate limited" if status == 429 else "")
     return _listed_ids(body)
+
+
+async def _check_cloud_auth(
+    report: Report, config: Config, settings: ProviderSettings, transport: Transport, timeout: float
+) -> list[str] | None:
+    """Credentials found (the cloud's own chain: AWS, Google ADC, api-key or Entra ID) and valid
+    for this region/project/resource: the provider's real endpoint, signed like a real call, with
+    an empty body. A 400 for the body means everything before it was accepted; no tokens are spent."""
+    model = _probe_model(config, settings.name, [])
+    if model is None:
+        report.checks["auth"] = Check(None, note="no model")
+        report.fixes.append(f"no model to try on {settings.name}: add a models entry with provider: {settings.name}")
+        return None
+    codec = codec_for(settings.kind)
+    with _Timer() as t:
+        try:
+            upstream = codec.build_request(_probe(model), upstream_model=model, settings=settings, stream=False)
+            upstream.body = b"{}"
+            async with asyncio.timeout(timeout):
+                reply = await transport.send(upstream)
+                try:
+                    body = await reply.read()
+                finally:
+                    reply.close()
+        except GatewayError as error:
+            report.fail("auth", t.ms, error.message[:240])
+            return None
+        except TimeoutError:
+            report.fail("auth", t.ms, f"{settings.name} did not answer in {timeout:g} s")
+            return None
+    if reply.status in (400, 422):
+        report.checks["auth"] = Check(True, t.ms, "credentials accepted")
+        return [model]
+    refused = codec.map_error(reply.status, reply.headers, body, settings=settings)
+    report.fail("auth", t.ms, _cloud_fix(settings, model, reply.status, refused.message))
+    return None
+
+
+def _cloud_fix(settings: ProviderSettings, model: str, status: int, message: str) -> str:
+    where = {
+        "bedrock": f"region {settings.region}",
+        "vertex": f"project {settings.project}, location {settings.location}",
+    }.get(settings.kind, settings.base_url)
+    if status == 404:
+        return f"{model} not found in {where} ({message[:160]}): check the model id (Azure: the deployment name)"
+    if status in (401, 403):
+        hint = {
+            "bedrock": "check the AWS credentials (or api_key) and that model access is granted in the Bedrock console",
+            "vertex": "check GOOGLE_APPLICATION_CREDENTIALS / gcloud login, that the project has Vertex AI enabled "
+            "and the Claude model in Model Garden",
+            "azure-openai": "check api_key (or the Entra ID role Cognitive Services OpenAI User)",
+        }[settings.kind]
+        return f"{settings.name} refused the credentials in {where} (HTTP {status}: {message[:160]}): {hint}"
+    return f"{settings.name} answered HTTP {status} in {where}: {message[:160]}"
 
 
 def _auth_not_found(report: Report, settings: ProviderSettings, ms: float) -> list[str] | None:

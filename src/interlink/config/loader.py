@@ -5,6 +5,7 @@ Every problem is reported at once, each with its key path and a hint, as one `Co
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -50,11 +51,40 @@ def _interpolate(value: Any, path: str, problems: list[str]) -> Any:
     return _VAR.sub(replace, value)
 
 
+# kind → (module it imports, the extra that installs it); azure-openai needs its extra for Entra ID only.
+EXTRAS = {
+    "bedrock": ("botocore", "bedrock"),
+    "vertex": ("google.auth", "vertex"),
+    "azure-openai": ("azure.identity", "azure"),
+}
+
+
+def installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_extra(provider: ProviderConfig) -> str | None:
+    """Why this provider cannot run here (its optional dependency is not installed), or None."""
+    if provider.kind not in EXTRAS or (provider.kind == "azure-openai" and provider.api_key):
+        return None
+    module, extra = EXTRAS[provider.kind]
+    if installed(module):
+        return None
+    why = " for Entra ID (no api_key)" if provider.kind == "azure-openai" else ""
+    return f"kind: {provider.kind} needs the optional dependency {module}{why}: pip install 'interlink[{extra}]'"
+
+
 def _check_references(config: Config, problems: list[str]) -> None:
     for name, provider in config.providers.items():
+        missing = missing_extra(provider)
+        if missing:
+            problems.append(f"providers.{name}.kind: {missing}")
         if provider.preset is None:
             continue
-        if provider.kind != "openai-chat":
+        if provider.kind not in ("openai-chat", "azure-openai"):
             problems.append(
                 f"providers.{name}.preset: presets describe OpenAI-compatible servers; use kind: openai-chat"
             )

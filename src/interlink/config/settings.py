@@ -3,6 +3,9 @@
 ```yaml
 providers:
   <name>: {kind: anthropic|openai-chat|openai-responses, base_url: URL, api_key: ${ENV_VAR}, preset: deepseek}
+  bedrock: {kind: bedrock, region: us-east-1}                     # clouds: base_url optional
+  vertex:  {kind: vertex, project: my-proj, location: us-east5}
+  azure:   {kind: azure-openai, base_url: https://my-res.openai.azure.com, api_key: ${AZURE_OPENAI_API_KEY}}
 models:
   <public-name>: {provider: <name>, model: <upstream model id>}
   "claude-*":    {provider: anthropic}          # a pattern: the requested name is the upstream model
@@ -18,9 +21,10 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ProviderKind = Literal["anthropic", "openai-chat", "openai-responses"]
+ProviderKind = Literal["anthropic", "openai-chat", "openai-responses", "bedrock", "vertex", "azure-openai"]
+CLOUD_KINDS = ("bedrock", "vertex", "azure-openai")
 
 
 def _is_secret_header(name: str) -> bool:
@@ -48,11 +52,25 @@ class ClientPolicyConfig(_Strict):
 
 class ProviderConfig(_Strict):
     kind: ProviderKind
-    base_url: str
+    base_url: str | None = None
+    """Required, except for bedrock and vertex, where it overrides the regional endpoint."""
     api_key: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     preset: str | None = None
     """OpenAI-compatible dialect (deepseek, vllm, groq, openrouter, ollama, llamacpp, ...)."""
+    region: str | None = None
+    """bedrock: the AWS region (us-east-1, eu-central-1, ...)."""
+    profile: str | None = None
+    """bedrock: the AWS profile whose credentials to use (default: the standard chain)."""
+    project: str | None = None
+    """vertex: the Google Cloud project id."""
+    location: str | None = None
+    """vertex: the region (us-east5, europe-west1, global, ...)."""
+    api_version: str | None = None
+    """azure-openai: a dated api-version (deployment URLs); unset, the v1 API (/openai/v1/...)."""
+    api: Literal["openai-chat", "openai-responses", "anthropic", "converse"] | None = None
+    """azure-openai: the API the deployments are called with (default openai-chat).
+    bedrock: anthropic (InvokeModel) or converse, for model ids that do not say (default: by id)."""
     client_may_use: ClientPolicyConfig = Field(default_factory=ClientPolicyConfig)
     allow_unlisted_models: bool = False
     """Let callers name any model of this provider as `<provider>/<upstream model>`, without a
@@ -61,10 +79,55 @@ class ProviderConfig(_Strict):
 
     @field_validator("base_url")
     @classmethod
-    def _url(cls, value: str) -> str:
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ProviderConfig:
+        """Each kind's own required fields, and none of another kind's (a typo is not ignored)."""
+        needs = {"bedrock": ("region",), "vertex": ("project", "location"), "azure-openai": ("base_url",)}
+        for name in needs.get(self.kind, ("base_url",)):
+            if getattr(self, name) is None:
+                raise ValueError(f"kind: {self.kind} needs `{name}`{_HINTS.get(name, '')}")
+        owners = {"region": "bedrock", "profile": "bedrock", "project": "vertex", "location": "vertex"}
+        owners["api_version"] = "azure-openai"
+        for name, owner in owners.items():
+            if getattr(self, name) is not None and self.kind != owner:
+                raise ValueError(f"`{name}` is for kind: {owner}, not {self.kind}")
+        allowed = {"azure-openai": ("openai-chat", "openai-responses"), "bedrock": ("anthropic", "converse")}
+        if self.api is not None and self.api not in allowed.get(self.kind, ()):
+            raise ValueError(
+                f"`api: {self.api}` is not one of {list(allowed.get(self.kind, ()))} for kind: {self.kind}"
+            )
+        if self.kind == "vertex" and self.api_key:
+            raise ValueError("kind: vertex takes no api_key: it authenticates with Application Default Credentials")
+        return self
+
+    def endpoint(self) -> str:
+        """base_url, or the cloud's regional default."""
+        if self.base_url:
+            return self.base_url
+        if self.kind == "bedrock":
+            return f"https://bedrock-runtime.{self.region}.amazonaws.com"
+        if self.kind == "vertex":
+            if self.location == "global":
+                return "https://aiplatform.googleapis.com"
+            if self.location in ("us", "eu"):
+                return f"https://aiplatform.{self.location}.rep.googleapis.com"
+            return f"https://{self.location}-aiplatform.googleapis.com"
+        return ""
+
+
+_HINTS = {
+    "region": " (e.g. region: us-east-1, the region whose Bedrock models you enabled)",
+    "project": " (your Google Cloud project id, e.g. project: my-proj)",
+    "location": " (e.g. location: us-east5, where Claude is served; or global)",
+    "base_url": " (the upstream URL, e.g. https://api.example.com/v1; for azure-openai https://<resource>.openai.azure.com)",
+}
 
 
 class RetryConfig(_Strict):

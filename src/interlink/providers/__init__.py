@@ -4,11 +4,16 @@ A codec builds the upstream HTTP request from a `core.ChatRequest`, and decodes 
 JSON, SSE events and errors back into `core` types. It does no I/O: `interlink.routing` sends
 the request, so every codec is tested with bytes in, events out. OpenAI-compatible servers are
 `Preset` data on top of the openai-chat codec, never code of their own.
+
+Cloud upstreams (Bedrock, Vertex, Azure) reuse these wire codecs and add what only they need,
+still without I/O in the codec: an async `UpstreamRequest.sign` step the transport runs just
+before each send (SigV4, OAuth tokens: credential lookups happen there, off the event loop), and
+an `UpstreamRequest.framing` for bodies that are not SSE (AWS event-stream).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -98,6 +103,26 @@ class ProviderSettings:
     headers: dict[str, str] = field(default_factory=dict)
     preset: Preset = field(default_factory=Preset)
     policy: ClientPolicy = field(default_factory=ClientPolicy)
+    region: str | None = None
+    """Clouds: the AWS region (bedrock)."""
+    project: str | None = None
+    """Clouds: the Google Cloud project (vertex)."""
+    location: str | None = None
+    """Clouds: the Vertex AI location (us-east5, europe-west1, global)."""
+    api_version: str | None = None
+    """Azure OpenAI: the dated api-version (deployment URLs); None for the v1 API."""
+    api: str | None = None
+    """Azure OpenAI: which OpenAI API the deployments speak (openai-chat or openai-responses)."""
+    profile: str | None = None
+    """Bedrock: the AWS shared-config profile to take credentials from."""
+
+
+class Deframer(Protocol):
+    """Splits a streamed response body into events; `interlink.sse.SSEDecoder` is the default."""
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]: ...
+
+    def flush(self) -> list[ServerSentEvent]: ...
 
 
 @dataclass(slots=True)
@@ -108,6 +133,12 @@ class UpstreamRequest:
     stream: bool
     dropped: list[str] = field(default_factory=list)
     """Request features this upstream API cannot carry, dropped and to be reported."""
+    sign: Callable[[UpstreamRequest], Awaitable[dict[str, str]]] | None = None
+    """Cloud auth, awaited by the transport before every send (each retry is signed anew): the
+    headers to add (SigV4's Authorization and X-Amz-Date, a fresh OAuth bearer). A signed URL
+    is sent byte for byte as built, never re-quoted."""
+    framing: Callable[[], Deframer] | None = None
+    """How a streamed body is split into events, when it is not SSE (AWS event-stream)."""
 
 
 class StreamDecoder(Protocol):
@@ -124,6 +155,12 @@ class StreamDecoder(Protocol):
 
 class ProviderCodec(Protocol):
     api: str
+
+    def wire_api(self, upstream_model: str, settings: ProviderSettings) -> str:
+        """The wire API requests to this model follow (whose history rules apply, and whether a
+        client of that API gets the upstream's events relayed as is): `api` for a plain codec; a
+        cloud answers per model (Claude on Bedrock is "anthropic", other Bedrock models not)."""
+        ...
 
     def build_request(
         self,
@@ -168,3 +205,11 @@ def apply_overrides(
             else:
                 body.pop(key, None)
     return body
+
+
+class MissingExtra(ImportError):
+    """A cloud provider whose optional dependencies are not installed: names the extra to add."""
+
+    def __init__(self, kind: str, extra: str, package: str) -> None:
+        super().__init__(f"kind: {kind} needs the optional dependency {package}: pip install 'interlink[{extra}]'")
+        self.kind, self.extra, self.package = kind, extra, package

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from interlink.core.model_ids import base_model_id
+
 ANTHROPIC_TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -74,8 +76,11 @@ def _capabilities(upstream_model: str, upstream_kind: str, overrides: dict[str, 
     base = Capabilities()
     if upstream_kind == "anthropic":
         base = replace(base, prefill=False, tool_id_pattern=ANTHROPIC_TOOL_ID)
+    elif upstream_kind == "bedrock-converse":  # Converse's toolUseId has Anthropic's pattern
+        base = replace(base, tool_id_pattern=ANTHROPIC_TOOL_ID)
+    name = base_model_id(upstream_model)  # the vendor's name inside a Bedrock or Vertex id
     for pattern, fields in _BUILTIN:
-        if fnmatch.fnmatchcase(upstream_model, pattern):
+        if fnmatch.fnmatchcase(name, pattern):
             base = replace(base, **fields)
             break
     if overrides:

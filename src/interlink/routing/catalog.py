@@ -16,14 +16,17 @@ from functools import cache
 from interlink.config.settings import Config, ModelConfig, RetryConfig, TimeoutsConfig
 from interlink.core import ErrorKind, GatewayError, quoted
 from interlink.core.redact import Redactor
-from interlink.providers import ClientPolicy, Preset, ProviderCodec, ProviderSettings
+from interlink.providers import ClientPolicy, MissingExtra, Preset, ProviderCodec, ProviderSettings
 from interlink.repair.capabilities import capabilities_for
 
 
 @cache
 def codec_for(kind: str) -> ProviderCodec:
     """The codec of an upstream API, found by package name (`openai-chat` → providers.openai_chat)."""
-    module = importlib.import_module(f"interlink.providers.{kind.replace('-', '_')}")
+    try:
+        module = importlib.import_module(f"interlink.providers.{kind.replace('-', '_')}")
+    except MissingExtra as missing:
+        raise GatewayError(ErrorKind.UNAVAILABLE, str(missing), retryable=False) from None
     codec: ProviderCodec = module.CODEC
     return codec
 
@@ -48,6 +51,11 @@ class Deployment:
     def codec(self) -> ProviderCodec:
         return codec_for(self.provider.kind)
 
+    @property
+    def api(self) -> str:
+        """The wire API of this model's requests (repair rules, same-API relay)."""
+        return self.codec.wire_api(self.upstream_model, self.provider)
+
 
 @dataclass(slots=True)
 class Route:
@@ -70,10 +78,16 @@ class Catalog:
             name: ProviderSettings(
                 name=name,
                 kind=p.kind,
-                base_url=p.base_url,
+                base_url=p.endpoint(),
                 api_key=p.api_key,
                 headers=dict(p.headers),
                 preset=preset_for(p.preset),
+                region=p.region,
+                project=p.project,
+                location=p.location,
+                api_version=p.api_version,
+                api=p.api,
+                profile=p.profile,
                 policy=ClientPolicy(**p.client_may_use.model_dump()),
             )
             for name, p in config.providers.items()

@@ -29,7 +29,7 @@ from interlink.core import (
     StreamError,
 )
 from interlink.core.redact import Redactor
-from interlink.providers import StreamDecoder, UpstreamRequest
+from interlink.providers import Deframer, StreamDecoder, UpstreamRequest
 from interlink.repair import Prepared, prepare
 from interlink.repair.capabilities import capabilities_for
 from interlink.repair.reasoning_store import ReasoningBackend, ReasoningStore, conversation_scope
@@ -110,7 +110,7 @@ class Attempts:
         return prepare(
             self.request,
             upstream_model=deployment.upstream_model,
-            upstream_kind=deployment.provider.kind,
+            upstream_kind=deployment.api,
             model_overrides=route.overrides,
             thinking=thinking,
             store=self._recalled,
@@ -283,10 +283,9 @@ class Dispatcher:
                     raise codec.map_error(
                         response.status, response.headers, self.catalog.redactor.scrub_bytes(body), settings=settings
                     )
-                relay_raw = request.passthrough is not None and request.passthrough.api == codec.api
-                items = _decode(
-                    response, codec.stream_decoder(settings=settings), deployment, relay_raw, self.catalog.redactor
-                )
+                relay_raw = request.passthrough is not None and request.passthrough.api == deployment.api
+                decoder = codec.stream_decoder(settings=settings)
+                items = _decode(response, decoder, deployment, relay_raw, self.catalog.redactor, upstream.framing)
                 buffer = await _until_content(items)
         except TimeoutError:
             if response is not None:
@@ -346,7 +345,7 @@ def _accepts_prefill(outcome: Outcome, route: Route) -> bool:
     deployment = outcome.deployment
     if deployment is None:
         return False
-    return capabilities_for(deployment.upstream_model, deployment.provider.kind, route.overrides).prefill
+    return capabilities_for(deployment.upstream_model, deployment.api, route.overrides).prefill
 
 
 def _key(deployment: Deployment) -> str:
@@ -383,12 +382,17 @@ def _exhausted(last: GatewayError | None, outcome: Outcome, route: Route) -> Gat
 
 
 async def _decode(
-    response: UpstreamResponse, decoder: StreamDecoder, deployment: Deployment, relay_raw: bool, redactor: Redactor
+    response: UpstreamResponse,
+    decoder: StreamDecoder,
+    deployment: Deployment,
+    relay_raw: bool,
+    redactor: Redactor,
+    framing: Callable[[], Deframer] | None = None,
 ) -> AsyncIterator[StreamItem]:
     """Upstream SSE → (raw, core events). A transport failure or a stream that ends without its
     terminal event becomes a `StreamError` item, so the client always gets a proper ending."""
     try:
-        async for sse in response.events(deployment.idle_timeout):
+        async for sse in response.events(deployment.idle_timeout, framing() if framing else None):
             events = _guarded(decoder.feed, sse)
             for event in events:
                 if isinstance(event, StreamError):

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+import yarl
 
 from interlink.core import ErrorKind, GatewayError
-from interlink.providers import UpstreamRequest
+from interlink.providers import Deframer, UpstreamRequest
 from interlink.sse import ServerSentEvent, SSEDecoder, SSEOverflow
 
 
@@ -28,9 +29,10 @@ class UpstreamResponse:
     async def read(self) -> bytes:
         return await self.raw.read()
 
-    async def events(self, idle_timeout: float) -> AsyncIterator[ServerSentEvent]:
-        """SSE events as they arrive; raises GatewayError(TIMEOUT) after `idle_timeout` of silence."""
-        decoder = SSEDecoder()
+    async def events(self, idle_timeout: float, framing: Deframer | None = None) -> AsyncIterator[ServerSentEvent]:
+        """SSE events (or `framing`'s) as they arrive; raises GatewayError(TIMEOUT) after
+        `idle_timeout` of silence."""
+        decoder = framing or SSEDecoder()
         content = self.raw.content
         while True:
             try:
@@ -96,8 +98,14 @@ class Transport:
         """POST the request; returns once the status and headers are in. Callers bound the wait
         with `asyncio.timeout` (a timer, where `wait_for` would cost a task per call)."""
         session = self._get_session()
+        url: str | yarl.URL = request.url
+        headers = request.headers
+        if request.sign is not None:
+            # Signed bytes go out as signed: yarl would turn a signed `%3A` back into `:`.
+            headers = {**headers, **await request.sign(request)}
+            url = yarl.URL(request.url, encoded=True)
         try:
-            raw = await session.post(request.url, data=request.body, headers=request.headers)
+            raw = await session.post(url, data=request.body, headers=headers)
         except aiohttp.ClientError as exc:
             raise connection_error(exc, urlsplit(request.url).hostname) from None
         return UpstreamResponse(status=raw.status, headers=raw.headers, raw=raw)

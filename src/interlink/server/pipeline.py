@@ -109,6 +109,7 @@ class Pipeline:
             if chat.stream:
                 return await self._stream(protocol, chat, route, request_id, started, ticket)
             response, outcome = await self.dispatcher.complete(chat, route)
+            body = protocol.render_response(response, chat)
         except GatewayError as error:
             return await self._failed(protocol, error, request_id, started, chat, ticket)
         except asyncio.CancelledError:
@@ -127,7 +128,6 @@ class Pipeline:
                 ErrorKind.API_ERROR, f"internal error in the gateway (request id {request_id})", retryable=False
             )
             return await self._failed(protocol, internal, request_id, started, chat, ticket)
-        body = protocol.render_response(response, chat)
         headers = base_headers(request_id, outcome)
         _report_ignored(chat, headers)
         self._log(request_id, protocol, chat, started, outcome=outcome, usage=response.usage)

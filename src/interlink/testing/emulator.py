@@ -53,6 +53,7 @@ from aiohttp import web
 
 from interlink.testing import emulator_wire as wire
 from interlink.testing.emulator_cache import CacheProblem, PromptCache, segments
+from interlink.testing.emulator_clouds import CloudState, Flavor, add_cloud_routes, is_cloud_model_path
 from interlink.testing.emulator_script import (
     ANTHROPIC,
     CHAT,
@@ -150,6 +151,7 @@ class Emulator:
         self.base_url = ""
         self._pending: deque[str] = deque()
         self._runner: web.AppRunner | None = None
+        self.clouds = CloudState()
 
     # ------------------------------------------------------------------------------ control
     def set_fault(self, name: str, times: int = 1) -> None:
@@ -167,7 +169,7 @@ class Emulator:
         self.cache.clear()
 
     def model_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.path in _ROUTES]
+        return [r for r in self.requests if r.path in _ROUTES or is_cloud_model_path(r.path)]
 
     # ------------------------------------------------------------------------------ serving
     def app(self) -> web.Application:
@@ -180,6 +182,7 @@ class Emulator:
         app.router.add_get("/_emu/requests", self._list_requests)
         app.router.add_post("/_emu/reset", self._reset)
         app.router.add_post("/_emu/fault", self._set_fault)
+        add_cloud_routes(self, app)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -219,8 +222,8 @@ class Emulator:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"ok": True, "pending": list(self._pending)})
 
-    async def _record(self, request: web.Request) -> RecordedRequest:
-        raw = await request.text()
+    async def _record(self, request: web.Request, body_bytes: bytes | None = None) -> RecordedRequest:
+        raw = (await request.read() if body_bytes is None else body_bytes).decode("utf-8", errors="replace")
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
@@ -292,24 +295,28 @@ class Emulator:
         rid = headers.get("request-id") or headers["x-request-id"]
         return web.json_response(wire.error_body(api, status, rid, message), status=status, headers=headers)
 
-    async def _answer(self, request: web.Request, api: str, body: dict[str, Any], knobs: Knobs) -> web.StreamResponse:
+    async def _answer(
+        self, request: web.Request, api: str, body: dict[str, Any], knobs: Knobs, flavor: Flavor | None = None
+    ) -> web.StreamResponse:
+        """Answer a request in `api`'s rules; `flavor` is how the answer looks on the wire (a cloud's)."""
+        flavor = flavor or Flavor(self, api)
         fault = knobs.fault
         if fault in ("refuse", "reset_before_headers"):
             return self._drop(request, reset=fault == "reset_before_headers")
         if fault == "stall_before_first_byte":
             await asyncio.sleep(knobs.stall_s)
         if fault in HTTP_FAULTS:
-            return self._error(api, HTTP_FAULTS[fault])
+            return flavor.error(HTTP_FAULTS[fault])
         if fault == "echo_key":
-            return self._error(api, 401, f"Incorrect API key provided: {_credential(request)}.")
+            return flavor.error(401, f"Incorrect API key provided: {_credential(request)}.")
         try:
             conv = PARSERS[api](body)
         except InvalidRequest as exc:
-            return self._error(api, 400, str(exc))
+            return flavor.error(400, str(exc))
         if api == ANTHROPIC or knobs.strict:
             problem = problems(conv, self.signer, knobs.strict)
             if problem:
-                return self._error(api, 400, problem)
+                return flavor.error(400, problem)
         answer = script(conv, self.ids, self.signer, knobs.cached)
         if api == ANTHROPIC:
             try:
@@ -320,13 +327,13 @@ class Emulator:
             answer.text *= knobs.repeat
             answer.output_tokens *= knobs.repeat
         if body.get("stream") is True:
-            return await self._stream(request, api, wire.stream_for(api, answer, knobs.model, self.ids, body), knobs)
+            return await self._stream(request, flavor, flavor.stream(answer, knobs.model, body), knobs)
         if fault in ("in_stream_error_first", "in_stream_error_mid"):
-            return self._error(api, wire.in_stream_error_status(api))
+            return flavor.error(wire.in_stream_error_status(api))
         if fault == "echo_key_in_stream":
-            return self._error(api, wire.in_stream_error_status(api), f"key {_credential(request)} is over quota")
-        payload = json.dumps(wire.render(api, answer, knobs.model, self.ids, body), ensure_ascii=False).encode()
-        return await self._send_json(request, api, payload, knobs)
+            return flavor.error(wire.in_stream_error_status(api), f"key {_credential(request)} is over quota")
+        payload = json.dumps(flavor.render(answer, knobs.model, body), ensure_ascii=False).encode()
+        return await self._send_json(request, flavor, payload, knobs)
 
     def _cache_usage(self, body: dict[str, Any], answer: Any, knobs: Knobs) -> None:
         """Anthropic's cache-marker rules always; its caching itself in prompt-cache mode."""
@@ -349,9 +356,11 @@ class Emulator:
         # aiohttp fails to write this into the closed transport and drops it quietly
         return web.Response(status=204)
 
-    async def _send_json(self, request: web.Request, api: str, payload: bytes, knobs: Knobs) -> web.StreamResponse:
+    async def _send_json(
+        self, request: web.Request, flavor: Flavor, payload: bytes, knobs: Knobs
+    ) -> web.StreamResponse:
         fault = knobs.fault
-        headers = self._headers(api, {"content-type": "application/json"})
+        headers = flavor.headers({"content-type": "application/json"})
         if fault in ("truncate", "malformed_sse", "truncated_json"):
             return web.Response(body=payload[: len(payload) // 2], headers=headers)
         if fault not in ("close_mid_stream", "stall_mid_stream"):
@@ -369,10 +378,10 @@ class Emulator:
         return resp
 
     async def _stream(
-        self, request: web.Request, api: str, stream: wire.WireStream, knobs: Knobs
+        self, request: web.Request, flavor: Flavor, stream: wire.WireStream, knobs: Knobs
     ) -> web.StreamResponse:
         try:
-            resp = await self._stream_frames(request, api, stream, knobs)
+            resp = await self._stream_frames(request, flavor, stream, knobs)
         except (ConnectionResetError, asyncio.CancelledError):
             if knobs.record is not None:
                 knobs.record.outcome = "client_gone"
@@ -382,9 +391,9 @@ class Emulator:
         return resp
 
     async def _stream_frames(
-        self, request: web.Request, api: str, stream: wire.WireStream, knobs: Knobs
+        self, request: web.Request, flavor: Flavor, stream: wire.WireStream, knobs: Knobs
     ) -> web.StreamResponse:
-        headers = self._headers(api, {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"})
+        headers = flavor.headers(flavor.stream_headers)
         resp = web.StreamResponse(headers=headers)
         await resp.prepare(request)
         fault, content = knobs.fault, 0

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from interlink.core.model_ids import base_model_id
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -104,9 +106,11 @@ class Pricing:
         """The price of the first name the config prices, else the first the built-in table does."""
         names = tuple(n for n in model_names if n)
         if names not in self._cache:
+            # Bedrock and Vertex ids priced as the vendor's model (list prices are the same)
+            lookup = names + tuple(b for b in (base_model_id(n) for n in names) if b not in names)
             found = None
             for table in (self._overrides, BUILTIN):
-                found = next((p for p in (_lookup(table, n) for n in names) if p is not None), None)
+                found = next((p for p in (_lookup(table, n) for n in lookup) if p is not None), None)
                 if found is not None:
                     break
             if len(self._cache) > 10_000:

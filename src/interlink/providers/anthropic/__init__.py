@@ -13,6 +13,9 @@ from interlink.providers.anthropic.stream import AnthropicStreamDecoder
 class AnthropicCodec:
     api = "anthropic"
 
+    def wire_api(self, upstream_model: str, settings: ProviderSettings) -> str:
+        return self.api
+
     def build_request(
         self,
         request_: ChatRequest,

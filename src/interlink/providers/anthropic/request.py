@@ -29,7 +29,7 @@ from interlink.core import (
     ToolResultBlock,
 )
 from interlink.core.content import CacheControl
-from interlink.providers import ProviderSettings, UpstreamRequest, apply_overrides, apply_policy
+from interlink.providers import ClientPolicy, ProviderSettings, UpstreamRequest, apply_overrides, apply_policy
 from interlink.providers.anthropic.cache import add_breakpoints
 
 API_VERSION = "2023-06-01"
@@ -87,14 +87,14 @@ def parse_count_tokens(body: bytes) -> int:
     return value
 
 
-def build_request(
-    request: ChatRequest, *, upstream_model: str, settings: ProviderSettings, stream: bool
-) -> UpstreamRequest:
-    headers = {"anthropic-version": API_VERSION, "content-type": "application/json"}
-    if settings.api_key:
-        headers["x-api-key"] = settings.api_key
-    headers.update(settings.headers)
+def build_body(
+    request: ChatRequest, *, upstream_model: str, stream: bool, policy: ClientPolicy
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The Messages body (with the operator's client policy applied), the client's `anthropic-*`
+    headers to forward (same-API passthrough only) and what was dropped. Cloud codecs (Bedrock,
+    Vertex) wrap this same body."""
     dropped: list[str] = []
+    forwarded: dict[str, str] = {}
     passthrough = request.passthrough
     if passthrough is not None and passthrough.api == "anthropic":
         body = dict(passthrough.body)
@@ -104,12 +104,24 @@ def build_request(
             translated = _Translator(request, []).body(upstream_model, stream)
             apply_overrides(body, translated, passthrough.overrides, OVERRIDE_KEYS)
         lowered = {k.lower(): v for k, v in passthrough.headers.items()}
-        headers.update({k: lowered[k] for k in FORWARDED_HEADERS if k in lowered})
+        forwarded = {k: lowered[k] for k in FORWARDED_HEADERS if k in lowered}
     else:
         body = _Translator(request, dropped).body(upstream_model, stream)
-    apply_policy(body, settings.policy, dropped)
+    apply_policy(body, policy, dropped)
     if request.auto_cache:  # after the policy: breakpoints go on what is really sent
         add_breakpoints(body)
+    return body, forwarded, dropped
+
+
+def build_request(
+    request: ChatRequest, *, upstream_model: str, settings: ProviderSettings, stream: bool
+) -> UpstreamRequest:
+    headers = {"anthropic-version": API_VERSION, "content-type": "application/json"}
+    if settings.api_key:
+        headers["x-api-key"] = settings.api_key
+    headers.update(settings.headers)
+    body, forwarded, dropped = build_body(request, upstream_model=upstream_model, stream=stream, policy=settings.policy)
+    headers.update(forwarded)
     return UpstreamRequest(
         url=messages_url(settings.base_url),
         headers=headers,

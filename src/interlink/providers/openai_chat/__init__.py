@@ -19,6 +19,9 @@ from interlink.providers.openai_chat.stream import ChatStreamDecoder
 class OpenAIChatCodec:
     api = "openai-chat"
 
+    def wire_api(self, upstream_model: str, settings: ProviderSettings) -> str:
+        return self.api
+
     def build_request(
         self,
         request: ChatRequest,

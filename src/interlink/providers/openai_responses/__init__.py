@@ -18,6 +18,9 @@ from interlink.providers.openai_responses.stream import ResponsesStreamDecoder
 class ResponsesCodec:
     api = "openai-responses"
 
+    def wire_api(self, upstream_model: str, settings: ProviderSettings) -> str:
+        return self.api
+
     def build_request(
         self,
         request: ChatRequest,
