@@ -32,7 +32,7 @@ log = logging.getLogger("interlink.count")
 
 UPSTREAM_COUNT_SECONDS = 15.0
 """The longest a count waits for the upstream before it settles for the estimate."""
-OPENAI_KINDS = ("openai-chat", "openai-responses")
+OPENAI_KINDS = ("openai-chat", "openai-responses", "azure-openai")
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ def encoding_name(model: str) -> str | None:
 
 @cache
 def get_encoding(name: str) -> tiktoken.Encoding:
-    """A vendored encoding, loaded once per process (~0.5 s for o200k_base)."""
+    """A vendored encoding, loaded once per process (o200k_base: about a second of CPU)."""
     import tiktoken
 
     pattern, special, expected = ENCODINGS[name]
