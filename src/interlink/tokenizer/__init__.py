@@ -3,7 +3,7 @@
 tiktoken downloads an encoding's BPE ranks from OpenAI's blob storage the first time it is used
 (`tiktoken.get_encoding("o200k_base")` fails on a machine without internet), and no package on
 PyPI ships `o200k_base` in a form tiktoken reads. So the two encodings OpenAI's chat models use
-are vendored in `data/`, gzip-compressed (2.4 MB): `o200k_base` (GPT-4o, GPT-4.1, GPT-5, o1/o3/o4)
+are vendored in `bpe/`, gzip-compressed (2.4 MB): `o200k_base` (GPT-4o, GPT-4.1, GPT-5, o1/o3/o4)
 and `cl100k_base` (GPT-4, GPT-3.5). They are the files tiktoken itself downloads, checked at
 load against the sha256 tiktoken pins for them, and given to `tiktoken.Encoding` with the split
 pattern and special tokens of tiktoken's own definitions (`tiktoken_ext.openai_public`): the same
@@ -41,7 +41,7 @@ from interlink.core.content import Block
 if TYPE_CHECKING:  # tiktoken is imported when first used: it is not needed to start serving
     import tiktoken
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent / "bpe"
 TOKENS_PER_MESSAGE = 3
 REPLY_PRIMING = 3
 IMAGE_TOKENS = 765
