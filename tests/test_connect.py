@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
+import threading
 import tomllib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -125,3 +129,82 @@ def test_unknown_tool_is_an_error() -> None:
 
 def test_every_tool_renders() -> None:
     assert set(connect.RENDERERS) == set(connect.TOOLS)
+
+
+# ------------------------------------------------------------------ models from the gateway
+@pytest.fixture
+def fake_gateway() -> Iterator[str]:
+    """A `/v1/models` that needs the key and reports limits, like `interlink serve` does."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.headers.get("authorization") != f"Bearer {KEY}":
+                self.send_response(401)
+                self.end_headers()
+                return
+            body = {
+                "object": "list",
+                "data": [
+                    {"id": "big", "object": "model", "context_window": 200000, "max_output_tokens": 64000},
+                    {"id": "small", "object": "model", "context_window": 32768, "max_output_tokens": 8192},
+                    {"id": "unknown", "object": "model"},
+                ],
+            }
+            payload = json.dumps(body).encode() if self.path == "/v1/models" else b"{}"
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_models_and_their_limits_come_from_the_running_gateway(fake_gateway: str) -> None:
+    config = json.loads(run("opencode", "--url", fake_gateway, "--key", KEY, "--model", "small"))
+    models = config["provider"]["interlink"]["models"]
+    assert list(models) == ["big", "small", "unknown"] and config["model"] == "interlink/small"
+    assert models["small"]["limit"] == {"context": 32768, "output": 8192}
+    assert "limit" not in models["unknown"]  # nothing claimed where the gateway knows nothing
+    codex = tomllib.loads(run("codex", "--url", fake_gateway, "--key", KEY, "--model", "small"))
+    assert codex["model_context_window"] == 32768
+    env = _exports(run("claude", "--url", fake_gateway, "--key", KEY, "--model", "small"))
+    assert env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "32768"
+    assert "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in _exports(run("claude", "--url", fake_gateway, "--key", KEY))
+
+
+def test_a_gateway_that_refuses_the_key_is_named(fake_gateway: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("INTERLINK_CONFIG", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("INTERLINK_LOCAL_MODEL", "0")
+    result = CliRunner().invoke(app, ["connect", "opencode", "--url", fake_gateway, "--key", "sk-wrong"])
+    assert result.exit_code == 0
+    assert "refused to list its models (HTTP 401): pass --key" in result.stderr
+    assert json.loads(result.stdout)["model"] == f"interlink/{connect.MODEL_PLACEHOLDER}"
+
+
+def test_with_nothing_running_and_nothing_configured_it_offers_the_local_model(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from interlink import local
+
+    if local.missing() is not None:
+        pytest.skip(f"local model not installed: {local.missing()}")
+    for var in ("INTERLINK_CONFIG", "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "INTERLINK_LOCAL_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("INTERLINK_DATA_DIR", str(tmp_path))
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    result = CliRunner().invoke(app, ["connect", "opencode", "--url", closed])
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.stdout)
+    assert config["model"] == "interlink/local/smollm2"
+    assert config["provider"]["interlink"]["models"]["local/smollm2"]["limit"] == {"context": 8192, "output": 4096}
+    assert f"no gateway answers at {closed}" in result.stderr

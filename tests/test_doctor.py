@@ -1,6 +1,6 @@
-"""`interlink doctor`: the table and exit code against the upstream emulator (all checks pass),
-a closed port, a plain-HTTP server behind https://, and an upstream that rejects or echoes the
-key; no key ever appears in the output."""
+"""`interlink doctor`: its output (plain lines in a pipe, as here; a table on a terminal; --json)
+and exit code against the upstream emulator (all checks pass), a closed port, a plain-HTTP server
+behind https://, and an upstream that rejects or echoes the key; no key ever appears in the output."""
 
 from __future__ import annotations
 
@@ -92,15 +92,18 @@ def _doctor(tmp_path: Path, yaml_text: str, *args: str, env: dict[str, str] | No
 
 
 def _row(output: str, provider: str) -> str:
-    """The table line(s) of one provider: its first line and the wrapped lines under it."""
-    lines = output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"│ {provider} "))
-    rows = [lines[start]]
-    for line in lines[start + 1 :]:
-        if not line.startswith("│ " + " " * len(provider)):
-            break
-        rows.append(line)
-    return "\n".join(rows)
+    """The plain output's line of one provider (stdout is not a terminal under CliRunner)."""
+    return next(line for line in output.splitlines() if line.startswith(f"{provider} "))
+
+
+def _cells(output: str, provider: str) -> dict[str, str]:
+    """That line cut at the header's column starts: column name → cell text."""
+    header = next(line for line in output.splitlines() if line.startswith("provider "))
+    names = header.split()
+    starts = [header.index(f" {n} ") + 1 if i else 0 for i, n in enumerate(names[:-1])] + [header.rindex(names[-1])]
+    row = _row(output, provider)
+    ends = [*starts[1:], len(row) + 1]
+    return {n: row[a:b].strip() for n, a, b in zip(names, starts, ends, strict=True)}
 
 
 def _emulator_config(base: str) -> str:
@@ -125,10 +128,15 @@ def test_all_checks_pass_against_the_emulator(emulator: Emulator, tmp_path: Path
         ("emu-chat", "openai-chat"),
         ("emu-responses", "openai-responses"),
     ):
-        row = _row(out, provider)
-        assert kind in row
-        assert row.count("✓") == 4, row  # dns, tcp, auth, call (tls: http)
-        assert "✗" not in row
+        cells = _cells(out, provider)
+        assert cells["kind"] == kind
+        assert [cells[step].split()[0] for step in ("dns", "tcp", "tls", "auth", "call")] == [
+            "ok",
+            "ok",
+            "http",
+            "ok",
+            "ok",
+        ]
     assert "all 3 provider(s) ok" in out
     assert EMU_KEY not in out
     # the one-token calls went through each codec, to the model the config names
@@ -142,7 +150,7 @@ def test_without_call_no_model_request_is_made(emulator: Emulator, tmp_path: Pat
     emulator.reset()
     code, out = _doctor(tmp_path, _emulator_config(emulator.base_url), env={"EMU_KEY": EMU_KEY})
     assert code == 0, out
-    header = next(line for line in out.splitlines() if line.startswith("┃ provider"))
+    header = next(line for line in out.splitlines() if line.startswith("provider "))
     assert " auth " in header and " call " not in header
     assert emulator.model_requests() == []
 
@@ -158,9 +166,9 @@ providers:
         "--call",
     )
     assert code == 1
-    row = _row(out, "gone")
-    assert "✓" in row.split("│")[4] and "✗" in row.split("│")[5]  # dns ok, tcp failed
-    assert f"nothing accepts connections on 127.0.0.1:{port}" in row
+    cells = _cells(out, "gone")
+    assert cells["dns"].startswith("ok") and cells["tcp"].startswith("FAIL")
+    assert f"nothing accepts connections on 127.0.0.1:{port}" in cells["fix"]
     assert "1 provider(s) failing: gone" in out
     assert WRONG_KEY not in out
 
@@ -175,9 +183,9 @@ providers:
 """,
     )
     assert code == 1
-    row = _row(out, "tls")
-    assert "✗" in row.split("│")[6]
-    assert "use http://" in row
+    cells = _cells(out, "tls")
+    assert cells["tls"].startswith("FAIL")
+    assert "use http://" in cells["fix"]
 
 
 def test_wrong_key_names_the_variable_to_set(key_checker: str, tmp_path: Path) -> None:
@@ -191,9 +199,9 @@ providers:
         env={"WRONG_KEY": WRONG_KEY},
     )
     assert code == 1
-    row = _row(out, "wrong")
-    assert "✗" in row.split("│")[7]  # auth
-    assert "rejected the key (HTTP 401)" in row and "set WRONG_KEY" in row
+    cells = _cells(out, "wrong")
+    assert cells["auth"].startswith("FAIL")
+    assert "rejected the key (HTTP 401)" in cells["fix"] and "set WRONG_KEY" in cells["fix"]
     assert WRONG_KEY not in out
 
 
@@ -207,11 +215,34 @@ providers:
         "--call",
     )
     assert code == 1
-    row = _row(out, "echo")
-    assert "✓" in row.split("│")[7] and "✗" in row.split("│")[8]  # auth ok, the call failed
+    cells = _cells(out, "echo")
+    assert cells["auth"].startswith("ok") and cells["call"].startswith("FAIL")
     assert "Incorrect API key provided: [redacted]" in out
     assert GOOD_KEY not in out
     assert "SECRET" not in out
+
+
+def test_json_carries_every_check_and_the_same_exit_code(emulator: Emulator, tmp_path: Path) -> None:
+    port = _closed_port()
+    config = f"""
+providers:
+  emu-chat: {{kind: openai-chat, base_url: "{emulator.base_url}/v1", api_key: "${{EMU_KEY}}"}}
+  gone: {{kind: openai-chat, base_url: "http://127.0.0.1:{port}/v1", api_key: "{WRONG_KEY}"}}
+"""
+    code, out = _doctor(tmp_path, config, "--json", env={"EMU_KEY": EMU_KEY})
+    assert code == 1
+    reports = {r["provider"]: r for r in json.loads(out)}  # stdout holds only the JSON
+    assert reports["emu-chat"]["ok"] is True and reports["emu-chat"]["checks"]["auth"]["ok"] is True
+    gone = reports["gone"]
+    assert gone["ok"] is False and gone["checks"]["tcp"]["ok"] is False and gone["checks"]["dns"]["ok"] is True
+    assert any("nothing accepts connections" in fix for fix in gone["fixes"])
+    assert WRONG_KEY not in out and EMU_KEY not in out
+
+
+def test_a_terminal_gets_the_table(emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("interlink.cli.output.is_terminal", lambda: True)
+    code, out = _doctor(tmp_path, _emulator_config(emulator.base_url), env={"EMU_KEY": EMU_KEY})
+    assert code == 0 and "interlink doctor" in out and "┃ provider" in out and "✓" in out
 
 
 def test_no_providers_is_a_failure(tmp_path: Path) -> None:

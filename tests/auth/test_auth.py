@@ -103,7 +103,7 @@ def test_valid_key_in_either_header(secured: Secured, name: str, style: str) -> 
     assert secured.call(name, headers).status_code == 200
 
 
-@pytest.mark.parametrize("name", ["anthropic", "chat", "responses"])
+@pytest.mark.parametrize("name", ["anthropic", "chat", "responses", "count_tokens"])
 def test_wrong_scope_and_model_not_allowed_are_403(secured: Secured, name: str) -> None:
     r = secured.call(name, {"x-api-key": secured.keys["models-only"]})
     assert r.status_code == 403

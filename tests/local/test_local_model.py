@@ -201,6 +201,26 @@ def test_serve_without_config_lists_the_local_model(served: Served) -> None:
     assert ready["start_seconds"] < 60 and Path(ready["weights"]).is_file()
 
 
+def test_only_the_local_models_real_name_is_served(served: Served) -> None:
+    """llama.cpp's server would answer any name with SmolLM2: the gateway serves only its name."""
+    body = {"model": "local/gpt-5", "messages": [{"role": "user", "content": "hi"}]}
+    refused = httpx.post(f"{served.url}/v1/chat/completions", json=body, timeout=30)
+    assert refused.status_code == 404 and "local/smollm2" in refused.json()["error"]["message"]
+
+
+def test_connect_offers_the_model_the_gateway_serves(served: Served) -> None:
+    from typer.testing import CliRunner
+
+    from interlink.cli.main import app
+
+    result = CliRunner().invoke(app, ["connect", "opencode", "--url", served.url])
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.stdout)
+    assert config["model"] == "interlink/local/smollm2"
+    entry = config["provider"]["interlink"]["models"]["local/smollm2"]
+    assert entry["limit"] == {"context": 8192, "output": 4096}
+
+
 def test_anthropic_messages(served: Served) -> None:
     client = anthropic.Anthropic(base_url=served.url, api_key="unused")
     message = client.messages.create(

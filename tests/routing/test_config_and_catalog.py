@@ -78,6 +78,14 @@ def test_unknown_model_404_lists_only_what_the_key_may_use(monkeypatch: pytest.M
     assert len(message) < 300  # a client's long name is quoted as a short prefix
 
 
+def test_limits_come_from_the_built_in_table_and_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_KEY", "k")
+    data = {**GOOD, "models": {**GOOD["models"], "mine": {"provider": "ds", "model": "x", "context_window": 9000}}}
+    catalog = Catalog(parse_config(data, "good.yaml"))
+    assert catalog.limits("sonnet") == (200000, 64000)
+    assert catalog.limits("mine") == (9000, None)
+
+
 def test_unknown_model_is_404_naming_close_matches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_KEY", "k")
     catalog = Catalog(parse_config(GOOD, "good.yaml"))

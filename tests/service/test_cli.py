@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -164,3 +169,63 @@ def test_unreachable_database_is_one_line(tmp_path, monkeypatch: pytest.MonkeyPa
     result = CliRunner().invoke(app, ["keys", "list"])
     assert result.exit_code == 1 and "cannot reach the database" in result.output
     assert "pw" not in result.output
+
+
+def _seed_usage(store_url: str, key_name: str, cost: float, rows: int = 3) -> None:
+    async def seed() -> None:
+        db = Database(store_url)
+        ledger = Ledger(db)
+        for i in range(rows):
+            ledger.record(
+                UsageRecord(
+                    request_id=f"pipe{i}",
+                    model="claude-sonnet-4-5-with-a-long-public-name",
+                    key_id="key_pipe",
+                    key_name=key_name,
+                    ts=datetime.now(UTC),
+                    input_tokens=123_456,
+                    output_tokens=789,
+                    cache_read_tokens=100_000,
+                    cost_usd=cost,
+                )
+            )
+        await ledger.close()
+        await db.close()
+
+    asyncio.run(seed())
+
+
+def test_in_a_pipe_rows_are_whole_lines_and_scripts_get_json_and_csv(  # type: ignore[no-untyped-def]
+    cli, store_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "bar-integration-tests-for-the-nightly-pipeline"
+    assert cli("keys", "create", "--name", name, "--budget-usd", "1234.5", "--rpm", "600").exit_code == 0
+    _seed_usage(store_url, name, cost=0.123456789)
+    monkeypatch.delenv("COLUMNS", raising=False)  # what a pipe really sees: no terminal width at all
+
+    def piped(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "interlink.cli.main", *args, "--config", str(tmp_path / "interlink.yaml")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout
+
+    keys_line = next(line for line in piped("keys", "list").splitlines() if name in line)  # `| grep`
+    assert "$1,234.50/month" in keys_line and "600 rpm" in keys_line and "active" in keys_line
+    assert keys_line.startswith(name + " ")  # the whole name, never `bar-i…`
+    usage = piped("usage").splitlines()
+    header, row = usage[0].split(), next(line for line in usage if line.startswith(name))
+    assert header[:3] == ["key", "requests", "errors"] and "┃" not in usage[0]
+    assert row.split()[1:5] == ["3", "0", "370,368", "2,367"] and "$0.3704" in row
+
+    keys = json.loads(piped("keys", "list", "--json"))
+    assert [k["name"] for k in keys] == [name] and keys[0]["budget_usd"] == 1234.5 and "secret" not in keys[0]
+    report = json.loads(piped("usage", "--json"))
+    assert report["rows"][0]["key"] == name and report["rows"][0]["cost_usd"] == pytest.approx(0.370370367)
+    assert report["total"]["input_tokens"] == 370_368 and report["since"] is None
+    table = list(csv.DictReader(io.StringIO(piped("usage", "--by", "model", "--csv"))))
+    assert table[0]["model"] == "claude-sonnet-4-5-with-a-long-public-name"
+    assert int(table[0]["cache_read_tokens"]) == 300_000 and float(table[0]["cost_usd"]) == pytest.approx(0.370370367)

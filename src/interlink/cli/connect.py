@@ -9,6 +9,11 @@ the text a user pastes.
 
 What gets printed: stdout holds only the ready-to-paste content (JSON, TOML or shell lines), so
 `interlink connect opencode > opencode.json` works; where-to-put-it hints go to stderr.
+
+Which models: those of `--config` when one is given; otherwise the running gateway's own list
+(`GET <url>/v1/models`, with each model's context window and max output where known, so the
+tools can budget their context), and when nothing answers there, what `interlink serve` would
+serve with the same environment (the built-in `local/smollm2` when nothing is configured).
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -45,6 +53,17 @@ AIDER_QUIET_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 AIDER_QUIET_FLAGS = ["--no-check-update", "--analytics-disable", "--no-show-model-warnings"]
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A model's context window and max output tokens, as `/v1/models` reports them."""
+
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+
+
+LimitsMap = Mapping[str, Limits]
+
+
 def openai_base(url: str) -> str:
     """OpenAI SDKs append `/chat/completions` or `/responses` to a base URL that ends in /v1."""
     url = url.rstrip("/")
@@ -64,7 +83,9 @@ def _pick(models: list[str], model: str | None) -> tuple[str, list[str]]:
 
 
 # ------------------------------------------------------------------------------------- OpenCode
-def opencode_config(url: str, key: str, models: list[str], model: str | None = None) -> dict:
+def opencode_config(
+    url: str, key: str, models: list[str], model: str | None = None, limits: LimitsMap | None = None
+) -> dict:
     """opencode.json with three providers, one per client API the gateway serves.
 
     - `interlink` (@ai-sdk/openai-compatible): Chat Completions, works with every model name;
@@ -75,7 +96,11 @@ def opencode_config(url: str, key: str, models: list[str], model: str | None = N
     catalogue's names.
     """
     model, names = _pick(models, model)
-    entries = {name: {"name": name, "tool_call": True} for name in names}
+    entries: dict[str, dict] = {name: {"name": name, "tool_call": True} for name in names}
+    for name, entry in entries.items():
+        known = (limits or {}).get(name)
+        if known and known.context_window and known.max_output_tokens:  # OpenCode compacts by `limit`
+            entry["limit"] = {"context": known.context_window, "output": known.max_output_tokens}
     base = openai_base(url)
     return {
         "$schema": "https://opencode.ai/config.json",
@@ -99,10 +124,21 @@ def opencode_config(url: str, key: str, models: list[str], model: str | None = N
 
 
 # ---------------------------------------------------------------------------------------- Crush
-def crush_config(url: str, key: str, models: list[str], model: str | None = None) -> dict:
+def crush_config(
+    url: str, key: str, models: list[str], model: str | None = None, limits: LimitsMap | None = None
+) -> dict:
     """crush.json: one openai-compat provider and one anthropic provider on the gateway."""
     model, names = _pick(models, model)
-    entries = [{"id": n, "name": n, "context_window": 200000, "default_max_tokens": 32000} for n in names]
+    known = limits or {}
+    entries = [
+        {
+            "id": n,
+            "name": n,
+            "context_window": known.get(n, Limits()).context_window or 200000,
+            "default_max_tokens": min(known.get(n, Limits()).max_output_tokens or 32000, 32000),
+        }
+        for n in names
+    ]
     return {
         "$schema": "https://charm.land/crush.json",
         "providers": {
@@ -130,9 +166,13 @@ def crush_config(url: str, key: str, models: list[str], model: str | None = None
 
 
 # ---------------------------------------------------------------------------------- Claude Code
-def claude_env(url: str, key: str, model: str) -> dict[str, str]:
+def claude_env(url: str, key: str, model: str, limits: Limits | None = None) -> dict[str, str]:
     """Environment for Claude Code. ANTHROPIC_AUTH_TOKEN (sent as Bearer) rather than
-    ANTHROPIC_API_KEY, because the latter makes the interactive UI ask whether to trust the key."""
+    ANTHROPIC_API_KEY, because the latter makes the interactive UI ask whether to trust the key.
+    A model with a context window under the 200k Claude Code assumes for names it does not know
+    gets CLAUDE_CODE_AUTO_COMPACT_WINDOW, so Claude Code compacts before the window overflows."""
+    window = limits.context_window if limits else None
+    extra = {"CLAUDE_CODE_AUTO_COMPACT_WINDOW": str(window)} if window and window < 200_000 else {}
     return {
         "ANTHROPIC_BASE_URL": anthropic_base(url),
         "ANTHROPIC_AUTH_TOKEN": key,
@@ -143,6 +183,7 @@ def claude_env(url: str, key: str, model: str) -> dict[str, str]:
         "ANTHROPIC_DEFAULT_HAIKU_MODEL": model,
         "ANTHROPIC_DEFAULT_SONNET_MODEL": model,
         "ANTHROPIC_DEFAULT_OPUS_MODEL": model,
+        **extra,
         **CLAUDE_QUIET_ENV,
     }
 
@@ -152,13 +193,18 @@ def _toml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def codex_config(url: str, model: str, env_key: str = CODEX_ENV_KEY) -> str:
+def codex_config(url: str, model: str, env_key: str = CODEX_ENV_KEY, limits: Limits | None = None) -> str:
     """~/.codex/config.toml. Codex speaks only the Responses API (`wire_api = "chat"` is refused
-    since 0.16x) and reads the key from the environment variable named by `env_key`."""
+    since 0.16x) and reads the key from the environment variable named by `env_key`. Codex knows
+    the context window of OpenAI's models only: for others it is told (`model_context_window`)."""
+    sizes = []
+    if limits and limits.context_window:
+        sizes.append(f"model_context_window = {limits.context_window}")
     return "\n".join(
         [
             f"model = {_toml_str(model)}",
             'model_provider = "interlink"',
+            *sizes,
             "",
             "[model_providers.interlink]",
             'name = "Interlink"',
@@ -188,8 +234,8 @@ def _exports(env: dict[str, str]) -> str:
     return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
 
 
-def render_opencode(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
-    body = json.dumps(opencode_config(url, key, models, model), indent=2)
+def render_opencode(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:
+    body = json.dumps(opencode_config(url, key, models, model, limits), indent=2)
     hint = (
         f"Save as ~/.config/opencode/opencode.json (or ./opencode.json in a project).\n"
         f"Pick the API with -m: interlink/{model} (Chat Completions), anthropic/{model} (Messages), "
@@ -199,23 +245,23 @@ def render_opencode(url: str, key: str, models: list[str], model: str) -> tuple[
     return body, hint
 
 
-def render_crush(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
-    body = json.dumps(crush_config(url, key, models, model), indent=2)
+def render_crush(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:
+    body = json.dumps(crush_config(url, key, models, model, limits), indent=2)
     return body, "Save as ~/.config/crush/crush.json (or ./crush.json in a project)."
 
 
-def render_claude(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
+def render_claude(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:
     body = '# Claude Code: paste into your shell (or put under "env" in ~/.claude/settings.json)\n'
-    return body + _exports(claude_env(url, key, model)) + "\n", "Then run: claude"
+    return body + _exports(claude_env(url, key, model, limits.get(model))) + "\n", "Then run: claude"
 
 
-def render_codex(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
+def render_codex(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:
     # The file names the variable, never the key: a config file gets copied, committed, shared.
-    body = codex_config(url, model)
+    body = codex_config(url, model, limits=limits.get(model))
     return body, (f"Save as ~/.codex/config.toml, then in your shell: export {CODEX_ENV_KEY}={shlex.quote(key)}; codex")
 
 
-def render_aider(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
+def render_aider(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:
     lines = []
     for api, title in (("openai", "OpenAI path (Chat Completions)"), ("anthropic", "Anthropic path (Messages)")):
         args, env = aider_command(url, key, model, api)
@@ -224,7 +270,7 @@ def render_aider(url: str, key: str, models: list[str], model: str) -> tuple[str
     return "\n".join(lines), "Run either line in your project directory."
 
 
-def render_cline(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
+def render_cline(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:
     body = f"""Cline → Settings (gear icon) → API Configuration
   API Provider:  OpenAI Compatible
   Base URL:      {openai_base(url)}
@@ -240,7 +286,7 @@ Or, for the Anthropic Messages API:
     return body, "Cline runs in your editor, so the URL must be reachable from it."
 
 
-def render_cursor(url: str, key: str, models: list[str], model: str) -> tuple[str, str]:
+def render_cursor(url: str, key: str, models: list[str], model: str, limits: LimitsMap) -> tuple[str, str]:
     body = f"""Cursor → Settings → Models
   OpenAI API Key:            {key}
   [x] Override OpenAI Base URL: {openai_base(url)}
@@ -253,7 +299,7 @@ def render_cursor(url: str, key: str, models: list[str], model: str) -> tuple[st
     return body, hint
 
 
-RENDERERS: dict[str, Callable[[str, str, list[str], str], tuple[str, str]]] = {
+RENDERERS: dict[str, Callable[[str, str, list[str], str, LimitsMap], tuple[str, str]]] = {
     "opencode": render_opencode,
     "crush": render_crush,
     "claude": render_claude,
@@ -264,15 +310,78 @@ RENDERERS: dict[str, Callable[[str, str, list[str], str], tuple[str, str]]] = {
 }
 
 
-# ------------------------------------------------------------------------------------------ CLI
+# ----------------------------------------------------------------------------- which models
+@dataclass(slots=True)
+class Discovered:
+    models: list[str]
+    limits: dict[str, Limits]
+    source: str
+    """Where the list came from, for the note on stderr."""
+
+
+def gateway_models(url: str, key: str | None, timeout: float = 3.0) -> Discovered | str:
+    """The running gateway's models (`GET /v1/models`), or why it could not be asked."""
+    request = urllib.request.Request(f"{openai_base(url)}/models")
+    if key and key != KEY_PLACEHOLDER:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            listed = json.loads(response.read())["data"]
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            return f"the gateway at {url} refused to list its models (HTTP {error.code}): pass --key"
+        return f"the gateway at {url} answered HTTP {error.code} to GET /v1/models"
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return f"no gateway answers at {url} ({getattr(error, 'reason', error)})"
+    models = [m["id"] for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    limits = {
+        m["id"]: Limits(_int(m.get("context_window")), _int(m.get("max_output_tokens")))
+        for m in listed
+        if isinstance(m, dict) and isinstance(m.get("id"), str)
+    }
+    return Discovered(models, limits, f"the gateway at {url}")
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def configured_models(config: str | None) -> list[str]:
     """Concrete public model names of the config (patterns like `claude-*` cannot be asked for)."""
+    return config_models(config).models
+
+
+def config_models(config: str | None) -> Discovered:
+    """What `interlink serve` with this config (and environment) would list: its concrete model
+    names, plus the built-in `local/smollm2` when the config leaves it to start."""
     from interlink.cli.main import _load  # the same config handling as every other command
+    from interlink.local import PUBLIC_NAME, missing, wanted
+    from interlink.local.server import CONTEXT
+    from interlink.routing.catalog import Catalog
 
     settings = _load(config)
-    return [name for name in settings.models if not any(ch in name for ch in "*?[")]
+    models = [name for name in settings.models if not any(ch in name for ch in "*?[")]
+    catalog = Catalog(settings)
+    limits = {name: Limits(*catalog.limits(name)) for name in models}
+    choice = wanted(settings)
+    if (choice or (choice is None and not settings.models and not settings.providers)) and missing() is None:
+        models.append(PUBLIC_NAME)
+        limits[PUBLIC_NAME] = Limits(CONTEXT, CONTEXT // 2)
+    return Discovered(models, limits, settings.source or "the environment")
 
 
+def discover(url: str, key: str | None, config: str | None) -> tuple[Discovered, str | None]:
+    """The models to offer and a note for stderr: `--config`'s when given, else the running
+    gateway's, else what `serve` would have with the current environment."""
+    if config:
+        return config_models(config), None
+    found = gateway_models(url, key)
+    if isinstance(found, Discovered):
+        return found, None
+    return config_models(None), found
+
+
+# ------------------------------------------------------------------------------------------ CLI
 def connect(
     tool: Annotated[str, typer.Argument(help=f"One of: {', '.join(TOOLS)}.")],
     url: Annotated[str, typer.Option(help="The gateway's URL, as the tool will reach it.")] = DEFAULT_URL,
@@ -281,28 +390,36 @@ def connect(
         typer.Option(help="API key (default: $INTERLINK_API_KEY, else a placeholder).", show_default=False),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="Model to select (default: the first configured model).", show_default=False)
+        str | None,
+        typer.Option(help="Model to select (default: the first model listed).", show_default=False),
     ] = None,
     config: Annotated[
         str | None,
         typer.Option(
-            "--config", "-c", help="Config whose models to list (default: $INTERLINK_CONFIG).", show_default=False
+            "--config",
+            "-c",
+            help="Take the models from this config instead of asking the gateway at --url.",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Print the configuration for an AI coding tool (stdout: ready to paste; stderr: where it goes)."""
+    """Print the configuration for an AI coding tool (stdout: ready to paste; stderr: where it goes).
+
+    The models offered are the running gateway's (GET <url>/v1/models), or --config's."""
     render = RENDERERS.get(tool.lower())
     if render is None:
         typer.echo(f"error: unknown tool {tool!r}; choose one of: {', '.join(TOOLS)}", err=True)
         raise typer.Exit(2)
-    models = configured_models(config)
-    chosen = model or (models[0] if models else MODEL_PLACEHOLDER)
-    if chosen == MODEL_PLACEHOLDER:
-        typer.echo("note: no models configured; pass --model or --config (placeholder used)", err=True)
     key = key or os.environ.get("INTERLINK_API_KEY") or KEY_PLACEHOLDER
+    found, problem = discover(url, key, config)
+    if problem:
+        typer.echo(f"note: {problem}; listing the models of {found.source} instead", err=True)
+    chosen = model or (found.models[0] if found.models else MODEL_PLACEHOLDER)
+    if chosen == MODEL_PLACEHOLDER:
+        typer.echo("note: no models found; pass --model or --config (placeholder used)", err=True)
     if key == KEY_PLACEHOLDER:
         typer.echo("note: no key given; create one with `interlink keys create` and replace the placeholder", err=True)
-    body, hint = render(url, key, models, chosen)
+    body, hint = render(url, key, found.models, chosen, found.limits)
     typer.echo(body.rstrip("\n"))
     typer.echo(hint, err=True)
 

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from interlink.cli import output
 from interlink.config.settings import CLOUD_KINDS, Config
 from interlink.core import ChatRequest, GatewayError, Message, TextBlock
 from interlink.core.redact import Redactor
@@ -438,17 +439,64 @@ def render(reports: list[Report], redactor: Redactor, console: Console, *, call:
     console.print(table)
 
 
+def _plain_cell(check: Check | None) -> str:
+    if check is None or (check.ok is None and check.ms is None):
+        return (check.note if check else "") or "-"
+    mark = {True: "ok", False: "FAIL", None: "?"}[check.ok]
+    timing = f" {check.ms:.0f}ms" if check.ms is not None else ""
+    return f"{mark}{timing}" + (f" ({check.note})" if check.note else "")
+
+
+def render_plain(reports: list[Report], redactor: Redactor, *, call: bool) -> None:
+    """One line per provider, nothing cut (stdout is a pipe or a file)."""
+    steps = STEPS if call else STEPS[:-1]
+    columns = [output.Column(name) for name in ("provider", "kind", "base_url", *steps, "fix")]
+    rows = [
+        [
+            redactor.scrub(cell)
+            for cell in [
+                r.provider,
+                r.kind,
+                r.base_url,
+                *(_plain_cell(r.checks.get(s)) for s in steps),
+                "; ".join(r.fixes) or "-",
+            ]
+        ]
+        for r in reports
+    ]
+    output.plain_table(columns, rows)
+
+
+def as_json(reports: list[Report], redactor: Redactor) -> list[dict[str, object]]:
+    """The reports as data (`doctor --json`), redacted like the table."""
+    return [
+        {
+            "provider": r.provider,
+            "kind": r.kind,
+            "base_url": redactor.scrub(r.base_url),
+            "ok": not r.failed,
+            "checks": {
+                step: {"ok": c.ok, "ms": None if c.ms is None else round(c.ms, 1), "note": redactor.scrub(c.note)}
+                for step, c in r.checks.items()
+            },
+            "fixes": [redactor.scrub(fix) for fix in r.fixes],
+        }
+        for r in reports
+    ]
+
+
 def doctor(
     config: Annotated[str | None, typer.Option("--config", "-c", help="YAML config file (as for serve).")] = None,
     call: Annotated[bool, typer.Option("--call", help="Also make a one-token model call to each provider.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds allowed for each check.")] = 10.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the checks as JSON (same exit code).")] = False,
 ) -> None:
     """Check every provider: DNS, TCP, TLS, auth (and a one-token call with --call); says how to fix what fails."""
     from interlink.cli.main import _load  # the same config handling as every other command
     from interlink.local import LocalModelError, start_local
 
     settings = _load(config)
-    console = Console(width=None if Console().is_terminal else 200)
+    console = Console(stderr=json_out or not output.is_terminal())  # stdout carries only the data then
     try:
         local = start_local(settings)  # checked like any provider when `serve` would run it
     except LocalModelError as error:
@@ -459,13 +507,20 @@ def doctor(
     finally:
         if local is not None:
             local.stop()
+    redactor = Redactor(settings.secrets())
+    if json_out:
+        output.print_json(as_json(reports, redactor))
+        raise typer.Exit(1 if not reports or any(r.failed for r in reports) else 0)
     if not reports:
         console.print(
             "no providers configured: pass --config FILE, set ANTHROPIC_API_KEY or OPENAI_API_KEY, "
             "or run `make setup` for the built-in local model"
         )
         raise typer.Exit(1)
-    render(reports, Redactor(settings.secrets()), console, call=call)
+    if output.is_terminal():
+        render(reports, redactor, console, call=call)
+    else:
+        render_plain(reports, redactor, call=call)
     failed = [r.provider for r in reports if r.failed]
     console.print(
         f"[red]{len(failed)} provider(s) failing: {', '.join(failed)}[/red]"

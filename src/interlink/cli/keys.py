@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from interlink.cli import output
 from interlink.cli.db import ConfigOption, with_store
 from interlink.core.errors import GatewayError
 
@@ -88,8 +87,11 @@ def _expires_text(info: KeyInfo) -> str:
 
 
 @app.command("list")
-def list_keys(config: ConfigOption = None) -> None:
-    """List keys (secrets are never shown)."""
+def list_keys(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the keys as JSON (for scripts).")] = False,
+) -> None:
+    """List keys (secrets are never shown). A table on a terminal; plain lines in a pipe."""
 
     async def work(db: Database) -> list[KeyInfo]:
         from interlink.auth.keys import KeyStore
@@ -97,16 +99,18 @@ def list_keys(config: ConfigOption = None) -> None:
         return await KeyStore(db).list()
 
     infos = with_store(config, work)
-    console = Console()
-    if not infos:
-        console.print("no keys yet: create one with `interlink keys create --name NAME`")
+    if as_json:
+        output.print_json([info.to_dict() for info in infos])
         return
-    table = Table(title=f"API keys ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)")
-    for column in ("name", "id", "prefix", "scopes", "models", "limits", "budget", "expires", "status"):
-        table.add_column(column, overflow="fold")
-    colors = {"active": "green", "revoked": "red", "expired": "yellow"}
-    for info in infos:
-        table.add_row(
+    if not infos:
+        output.note("no keys yet: create one with `interlink keys create --name NAME`")
+        return
+    columns = [
+        output.Column(name) for name in ("name", "id", "prefix", "scopes", "models", "limits", "budget", "expires")
+    ]
+    columns.append(output.Column("status"))
+    rows = [
+        [
             info.name,
             info.id,
             info.prefix + "…",
@@ -115,9 +119,13 @@ def list_keys(config: ConfigOption = None) -> None:
             limits_text(info.rpm, info.tpm, info.max_streams),
             budget_text(info.budget_usd, info.budget_period),
             _expires_text(info),
-            f"[{colors[info.status]}]{info.status}[/]",
-        )
-    console.print(table)
+            info.status,
+        ]
+        for info in infos
+    ]
+    colors = {"active": "green", "revoked": "red", "expired": "yellow"}
+    styles = [{"status": colors[info.status]} for info in infos]
+    output.print_table(f"API keys ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", columns, rows, styles=styles)
 
 
 @app.command()

@@ -152,6 +152,10 @@ from interlink.cli import doctor as _doctor  # noqa: E402 - registers `interlink
 
 _doctor.register(app)
 
+from interlink.cli import run as _run  # noqa: E402 - registers `interlink run`
+
+_run.register(app)
+
 from interlink.cli import db as _db  # noqa: E402 - the store commands
 from interlink.cli import keys as _keys  # noqa: E402
 from interlink.cli import usage as _usage  # noqa: E402

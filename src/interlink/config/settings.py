@@ -181,6 +181,9 @@ class ModelConfig(_Strict):
     context_window: int | None = Field(default=None, gt=0)
     supports: SupportsConfig | None = None
     thinking: ThinkingConfig | None = None
+    auto_cache: bool | None = None
+    """Prompt-cache breakpoints placed for requests that carry none (Anthropic upstreams);
+    unset: `defaults.auto_cache`."""
 
     def capability_overrides(self) -> dict[str, object]:
         fields: dict[str, object] = {"max_output_tokens": self.max_output_tokens, "context_window": self.context_window}
@@ -193,6 +196,8 @@ class DefaultsConfig(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     keepalive_seconds: float = Field(default=15.0, gt=0)
+    auto_cache: bool = True
+    """Automatic prompt-cache breakpoints on Anthropic requests that carry none (README "Prompt caching")."""
 
 
 class ConnectionLimits(_Strict):
@@ -238,6 +243,15 @@ class PriceConfig(_Strict):
     cache_write: float | None = Field(default=None, ge=0)
 
 
+class ReasoningStoreConfig(_Strict):
+    """The gateway's reasoning store (README "Thinking across replicas"): in Redis when
+    `redis_url` is set, else in each process."""
+
+    ttl_seconds: float = Field(default=86_400.0, gt=0)
+    max_entries: int = Field(default=10_000, ge=1)
+    max_entry_bytes: int = Field(default=256 * 1024, ge=1024)
+
+
 class Config(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
@@ -246,7 +260,8 @@ class Config(_Strict):
     database_url: str | None = None
     """SQLAlchemy async URL (postgresql+asyncpg://...); default SQLite in `data_dir`. Env: INTERLINK_DATABASE_URL."""
     redis_url: str | None = None
-    """Shared rate limits across replicas (redis://...). Env: INTERLINK_REDIS_URL."""
+    """Shared rate limits and reasoning store across replicas (redis://...). Env: INTERLINK_REDIS_URL."""
+    reasoning_store: ReasoningStoreConfig = Field(default_factory=ReasoningStoreConfig)
     data_dir: str | None = None
     """Where the SQLite database lives. Env: INTERLINK_DATA_DIR; default a per-user data dir."""
     pricing: dict[str, PriceConfig] = Field(default_factory=dict)

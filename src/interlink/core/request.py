@@ -102,6 +102,9 @@ class ChatRequest:
     metadata: dict[str, Any] | None = None
     cache: CacheControl | None = None
     """Top-level automatic cache breakpoint (Anthropic `cache_control`)."""
+    auto_cache: bool = False
+    """Set by the gateway, not the client: an upstream whose API caches only at explicit breakpoints
+    (Anthropic) gets them placed for it when the request carries none (per model in the config)."""
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None

@@ -121,7 +121,11 @@ def add_to_config(config: Config, handle: LocalModel) -> Config:
     `attach` does it once; a config re-read from its file (SIGHUP reload) needs it again to keep
     serving the already running local model.
     """
-    config.providers[PROVIDER] = ProviderConfig(kind="openai-chat", base_url=handle.base_url, preset="llamacpp")
+    # llama.cpp's server answers any model name with the one model it runs: only the real name
+    # is served, so `local/gpt-5` is a 404 rather than SmolLM2 answering under another name.
+    config.providers[PROVIDER] = ProviderConfig(
+        kind="openai-chat", base_url=handle.base_url, preset="llamacpp", allow_unlisted_models=False
+    )
     config.models[PUBLIC_NAME] = ModelConfig(
         provider=PROVIDER,
         model=UPSTREAM_MODEL,

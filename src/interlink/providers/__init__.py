@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from interlink.core import ChatRequest, ChatResponse, Event, GatewayError
 from interlink.sse import ServerSentEvent
@@ -178,6 +178,19 @@ class ProviderCodec(Protocol):
     def map_error(
         self, status: int, headers: Mapping[str, str], body: bytes, *, settings: ProviderSettings
     ) -> GatewayError: ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """A codec whose upstream API can count a request's input tokens (Anthropic's count_tokens)."""
+
+    def count_tokens_request(
+        self, request: ChatRequest, *, upstream_model: str, settings: ProviderSettings
+    ) -> UpstreamRequest: ...
+
+    def parse_count_tokens(self, body: bytes) -> int:
+        """The count from the upstream's answer; ValueError when it has none."""
+        ...
 
 
 def apply_overrides(

@@ -1,5 +1,6 @@
 """One request made ready for one deployment: thinking variant, restored reasoning, repaired
-history, clamped max_tokens. Runs before every attempt, since a failover may change the rules."""
+history, clamped max_tokens, automatic prompt caching asked for (the provider codec places the
+breakpoints). Runs before every attempt, since a failover may change the rules."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def prepare(
     model_overrides: dict[str, object] | None = None,
     thinking: ReasoningConfig | None = None,
     store: ReasoningStore | None = None,
+    auto_cache: bool = False,
 ) -> Prepared:
     caps: Capabilities = capabilities_for(upstream_model, upstream_kind, model_overrides)
     repairs: Counter[str] = Counter()
@@ -69,6 +71,8 @@ def prepare(
     out, clamped = clamp_max_tokens(out, caps)
     if clamped:
         changed.add("max_tokens")
+    if auto_cache and not out.auto_cache:
+        out = replace(out, auto_cache=True)  # the codec places them on the wire body, passthrough or not
     if changed and out.passthrough is not None:
         out = replace(out, passthrough=replace(out.passthrough, overrides=frozenset(changed)))
     return Prepared(out, repairs, clamped)

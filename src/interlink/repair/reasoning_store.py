@@ -10,15 +10,23 @@ Entries are scoped by the request's owner (the caller's key) and its conversatio
 first user turn): another key sending the same answer text never receives them, and neither does
 another conversation of the same key.
 
-In memory, bounded (least recently used out first): several replicas each keep their own, so a
-follow-up that lands on another replica loses the thinking, as it would without the store.
+Two backends behind one interface (`ReasoningBackend`): this module's `ReasoningStore`, in the
+process (each replica its own), and `reasoning_redis.RedisReasoningStore`, in Redis, which every
+replica shares, chosen by `create_store` when `redis_url` is set. Both expire entries after
+`StoreLimits.ttl_seconds`, keep at most `max_entries` (oldest out first) and skip an answer whose
+reasoning is over `max_entry_bytes`. The dispatcher asks the backend once per request for what
+the request's assistant turns may need (`recall`, async: one Redis round trip), and repair then
+restores from that snapshot synchronously, per attempt.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter, OrderedDict
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from interlink.core import (
     BlockDelta,
@@ -36,16 +44,39 @@ from interlink.core import (
 from interlink.core.content import Block
 
 
+@dataclass(frozen=True, slots=True)
+class StoreLimits:
+    ttl_seconds: float = 86_400.0
+    max_entries: int = 10_000
+    max_entry_bytes: int = 256 * 1024
+
+
 def _text_key(text: str) -> str:
     return "text:" + hashlib.sha256(text.strip().encode()).hexdigest()[:32]
 
 
-def _keys(content: list[Block], scope: str) -> list[str]:
+def entry_keys(content: list[Block], scope: str) -> list[str]:
+    """The key an answer (or the same assistant turn sent back) is found under."""
     ids = [b.id for b in content if isinstance(b, ToolCallBlock)]
     if ids:
         return [f"{scope}|call:{ids[0]}"]
     text = "".join(b.text for b in content if isinstance(b, TextBlock))
     return [f"{scope}|{_text_key(text)}"] if text.strip() else []
+
+
+def kept_blocks(content: list[Block]) -> list[ReasoningBlock]:
+    """What is worth keeping of an answer: reasoning with an opaque part only its API can read."""
+    return [b for b in content if isinstance(b, ReasoningBlock) and b.opaque is not None]
+
+
+def wanted_keys(messages: list[Message], scope: str) -> list[str]:
+    """Keys of the assistant turns that come back without opaque reasoning (a restore candidate)."""
+    return [
+        key
+        for m in messages
+        if m.role == "assistant" and not any(isinstance(b, ReasoningBlock) and b.opaque for b in m.content)
+        for key in entry_keys(m.content, scope)
+    ]
 
 
 def conversation_scope(request: ChatRequest) -> str:
@@ -55,23 +86,43 @@ def conversation_scope(request: ChatRequest) -> str:
     return f"{request.owner}|{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
+def _size(blocks: list[ReasoningBlock]) -> int:
+    return sum(len(b.text) + (len(b.opaque.value) if b.opaque else 0) + len(b.id or "") for b in blocks)
+
+
 class ReasoningStore:
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, list[ReasoningBlock]] = OrderedDict()
+    """The in-process backend (bounded, least recently written out first), and the snapshot a
+    request restores from whichever backend it came from."""
+
+    def __init__(self, limits: StoreLimits | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits or StoreLimits()
+        self.clock = clock
+        self._items: OrderedDict[str, tuple[float, list[ReasoningBlock]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def remember(self, content: list[Block], scope: str) -> None:
-        blocks = [b for b in content if isinstance(b, ReasoningBlock) and b.opaque is not None]
-        if not blocks:
-            return
-        for key in _keys(content, scope):
-            self._items[key] = blocks
-            self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
+    def put(self, key: str, blocks: list[ReasoningBlock]) -> None:
+        self._items[key] = (self.clock() + self.limits.ttl_seconds, blocks)
+        self._items.move_to_end(key)
+        while len(self._items) > self.limits.max_entries:
             self._items.popitem(last=False)
+
+    def get(self, key: str) -> list[ReasoningBlock] | None:
+        found = self._items.get(key)
+        if found is None:
+            return None
+        if found[0] <= self.clock():
+            del self._items[key]
+            return None
+        return found[1]
+
+    def remember(self, content: list[Block], scope: str) -> None:
+        blocks = kept_blocks(content)
+        if not blocks or _size(blocks) > self.limits.max_entry_bytes:
+            return
+        for key in entry_keys(content, scope):
+            self.put(key, blocks)
 
     def restore(
         self, messages: list[Message], upstream_origin: str, repairs: Counter[str], scope: str
@@ -82,7 +133,7 @@ class ReasoningStore:
         out = []
         for m in messages:
             if m.role == "assistant" and not _has_usable(m.content, upstream_origin):
-                stored = next((self._items[k] for k in _keys(m.content, scope) if k in self._items), None)
+                stored = next((s for s in map(self.get, entry_keys(m.content, scope)) if s is not None), None)
                 if stored and all(b.opaque and b.opaque.origin == upstream_origin for b in stored):
                     others = [b for b in m.content if not isinstance(b, ReasoningBlock)]
                     m = replace(m, content=[*stored, *others])
@@ -90,8 +141,47 @@ class ReasoningStore:
             out.append(m)
         return out
 
+    # -- ReasoningBackend --------------------------------------------------------------------
+
+    async def recall(self, request: ChatRequest) -> ReasoningStore:
+        return self  # already local: the snapshot is the store itself
+
+    async def keep(self, content: list[Block], scope: str) -> None:
+        self.remember(content, scope)
+
     def observer(self, request: ChatRequest) -> StreamObserver:
         return StreamObserver(self, conversation_scope(request))
+
+    async def close(self) -> None:
+        return None
+
+
+class ReasoningBackend(Protocol):
+    """Where kept reasoning lives: this process (`ReasoningStore`) or Redis (`reasoning_redis`)."""
+
+    limits: StoreLimits
+
+    async def recall(self, request: ChatRequest) -> ReasoningStore:
+        """What `request`'s assistant turns may need, to restore from (`ReasoningStore.restore`)."""
+        ...
+
+    async def keep(self, content: list[Block], scope: str) -> None:
+        """Keep an answer's opaque reasoning under the keys its turn will come back with."""
+        ...
+
+    def observer(self, request: ChatRequest) -> StreamObserver: ...
+
+    async def close(self) -> None: ...
+
+
+def create_store(redis_url: str | None, limits: StoreLimits | None = None) -> ReasoningBackend:
+    """Redis-backed when `redis_url` is set (every replica finds what another kept), else in-process."""
+    if redis_url:
+        # Imported here so a deployment without Redis never imports the redis client for this.
+        from interlink.repair.reasoning_redis import RedisReasoningStore
+
+        return RedisReasoningStore(redis_url, limits)
+    return ReasoningStore(limits)
 
 
 def _has_usable(content: list[Block], origin: str) -> bool:
@@ -101,7 +191,7 @@ def _has_usable(content: list[Block], origin: str) -> bool:
 class StreamObserver:
     """Collects a streamed answer's reasoning blocks and what identifies its turn."""
 
-    def __init__(self, store: ReasoningStore, scope: str) -> None:
+    def __init__(self, store: ReasoningBackend, scope: str) -> None:
         self.store = store
         self.scope = scope
         self.blocks: list[Block] = []
@@ -130,6 +220,6 @@ class StreamObserver:
             elif isinstance(last, TextBlock) and isinstance(delta, TextDelta):
                 last.text += delta.text
 
-    def commit(self) -> None:
+    async def commit(self) -> None:
         if self.active:
-            self.store.remember(self.blocks, self.scope)
+            await self.store.keep(self.blocks, self.scope)

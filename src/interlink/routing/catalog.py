@@ -17,6 +17,7 @@ from interlink.config.settings import Config, ModelConfig, RetryConfig, Timeouts
 from interlink.core import ErrorKind, GatewayError, quoted
 from interlink.core.redact import Redactor
 from interlink.providers import ClientPolicy, MissingExtra, Preset, ProviderCodec, ProviderSettings
+from interlink.repair.capabilities import capabilities_for
 
 
 @cache
@@ -66,6 +67,8 @@ class Route:
     config: ModelConfig | None = None
     overrides: dict[str, object] | None = None
     """The model's capability overrides from the config (`max_output_tokens`, `supports`...)."""
+    auto_cache: bool = True
+    """Place prompt-cache breakpoints on requests that carry none (`auto_cache` in the config)."""
 
 
 class Catalog:
@@ -101,6 +104,14 @@ class Catalog:
 
     def public_models(self) -> list[str]:
         return sorted(self.exact)
+
+    def limits(self, name: str) -> tuple[int | None, int | None]:
+        """(context window, max output tokens) of a public model as its first deployment has
+        them (built-in table, then the config); None where unknown."""
+        route = self.resolve(name)
+        first = route.deployments[0]
+        caps = capabilities_for(first.upstream_model, first.provider.kind, route.overrides)
+        return caps.context_window, caps.max_output_tokens
 
     def resolve(self, name: str, visible: Callable[[str], bool] | None = None) -> Route:
         """The route for a requested model name. An unknown name is a 404 that lists the models
@@ -140,6 +151,7 @@ class Catalog:
             fallbacks=list(model.fallbacks),
             config=model,
             overrides=model.capability_overrides() or None,
+            auto_cache=defaults.auto_cache if model.auto_cache is None else model.auto_cache,
         )
 
     def _unknown(self, name: str, visible: Callable[[str], bool] | None) -> GatewayError:

@@ -32,7 +32,7 @@ from interlink.core.redact import Redactor
 from interlink.providers import Deframer, StreamDecoder, UpstreamRequest
 from interlink.repair import Prepared, prepare
 from interlink.repair.capabilities import capabilities_for
-from interlink.repair.reasoning_store import ReasoningStore, conversation_scope
+from interlink.repair.reasoning_store import ReasoningBackend, ReasoningStore, conversation_scope
 from interlink.routing.breaker import Breakers
 from interlink.routing.catalog import Catalog, Deployment, Route
 from interlink.routing.resume import Continuation
@@ -90,6 +90,7 @@ class Attempts:
         self.stream = stream
         self._error: GatewayError | None = None
         self._current: Deployment | None = None
+        self._recalled: ReasoningStore | None = None
 
     def failed(self, error: GatewayError) -> None:
         assert self._current is not None
@@ -112,7 +113,8 @@ class Attempts:
             upstream_kind=deployment.api,
             model_overrides=route.overrides,
             thinking=thinking,
-            store=self.d.store,
+            store=self._recalled,
+            auto_cache=route.auto_cache,
         )
 
     def succeeded(self, upstream: UpstreamRequest) -> None:
@@ -128,6 +130,9 @@ class Attempts:
     async def __aiter__(self) -> AsyncIterator[tuple[Deployment, UpstreamRequest, float]]:
         deadline = self.outcome.started + self.route.retry.budget_seconds
         last: GatewayError | None = None
+        # Reasoning the client could not carry, fetched once (one Redis round trip when shared)
+        # and restored per attempt: every deployment may have other rules.
+        self._recalled = await self.d.store.recall(self.request)
         for route, deployment in self.d.plan(self.route):
             self._current = deployment
             # Repairs run per deployment: a failover may reach an upstream with other rules.
@@ -167,7 +172,7 @@ class Dispatcher:
         self.sleep = sleep or asyncio.sleep
         self.rng = random.Random()
         self.breakers = breakers or Breakers()
-        self.store = ReasoningStore()
+        self.store: ReasoningBackend = ReasoningStore()
 
     def plan(self, route: Route) -> list[tuple[Route, Deployment]]:
         """Deployments in try order: weighted shuffle of the route's, then each fallback's;
@@ -194,7 +199,7 @@ class Dispatcher:
                 attempts.failed(error)
                 continue
             attempts.succeeded(upstream)
-            self.store.remember(result.content, conversation_scope(request))
+            await self.store.keep(result.content, conversation_scope(request))
             return result, outcome
         raise AssertionError("unreachable: Attempts raises when exhausted")
 

@@ -27,10 +27,11 @@ from interlink import __version__
 from interlink.config import ConfigError, load_config
 from interlink.config.settings import Config
 from interlink.core import ErrorKind, GatewayError
-from interlink.core.tokens import estimate_input_tokens
 from interlink.protocols import ClientProtocol
 from interlink.protocols.anthropic import PROTOCOL as ANTHROPIC
+from interlink.repair.reasoning_store import StoreLimits, create_store
 from interlink.routing.catalog import Catalog
+from interlink.routing.count import count_tokens
 from interlink.routing.dispatch import Dispatcher
 from interlink.routing.transport import Transport
 from interlink.server.admin import admin_routes
@@ -66,6 +67,11 @@ class Gateway:
         """Set when draining is over: open streams end with a terminal error event."""
         self.started_at = int(time.time())
         self._mode_task: asyncio.Task[None] | None = None
+        limits = config.reasoning_store
+        self.reasoning = create_store(
+            config.redis_url, StoreLimits(limits.ttl_seconds, limits.max_entries, limits.max_entry_bytes)
+        )
+        """Kept reasoning (in Redis when `redis_url` is set, so every replica finds it); outlives reloads."""
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -73,9 +79,9 @@ class Gateway:
         dispatcher = Dispatcher(catalog, self.transport)
         previous = getattr(self, "pipeline", None)
         if previous is not None:
-            # Learned state outlives a reload: breakers and stored reasoning stay meaningful.
+            # Learned state outlives a reload: breakers stay meaningful.
             dispatcher.breakers = previous.dispatcher.breakers
-            dispatcher.store = previous.dispatcher.store
+        dispatcher.store = self.reasoning
         self.config = config
         self.service.metrics.set_models(config.models)
         self.pipeline = Pipeline(
@@ -128,6 +134,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.transport.close()
+        await self.reasoning.close()
         await self.service.close()  # flushes the usage ledger: nothing accepted is lost
 
 
@@ -153,11 +160,14 @@ class Endpoints:
             chat = self.anthropic.parse_count_tokens(await read_json(request), request.headers)
             check_model_name(chat.model)
             self.gateway.service.check_model(principal, chat.model)
-            self.gateway.pipeline.catalog.resolve(chat.model, visible=principal.allows_model)
+            chat.owner = principal.key_id  # the reasoning store's scope, as for a model call
+            pipeline = self.gateway.pipeline
+            route = pipeline.catalog.resolve(chat.model, visible=principal.allows_model)
+            counted = await count_tokens(chat, route, pipeline.dispatcher)  # asks the upstream too
         except GatewayError as error:
             return error_response(self.anthropic, error, request_id)
-        headers = {"request-id": request_id, "interlink-token-count": "estimated"}
-        return JSONBytesResponse(self.anthropic.render_count_tokens(estimate_input_tokens(chat)), headers=headers)
+        headers = {"request-id": request_id, "interlink-token-count": counted.method}
+        return JSONBytesResponse(self.anthropic.render_count_tokens(counted.tokens), headers=headers)
 
     async def models(self, request: Request) -> Response:
         shape = self.anthropic if "anthropic-version" in request.headers else self.openai_chat
@@ -165,14 +175,36 @@ class Endpoints:
             principal = await self.gateway.service.authenticate(request, "models")
         except GatewayError as error:
             return error_response(shape, error, new_request_id())
-        names = [n for n in self.gateway.pipeline.catalog.public_models() if principal.allows_model(n)]
+        catalog = self.gateway.pipeline.catalog
+        names = [n for n in catalog.public_models() if principal.allows_model(n)]
         data: list[dict[str, Any]]
         if shape is self.anthropic:
-            data = [{"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"} for n in names]
+            # max_input_tokens / max_tokens: what Anthropic's Models API reports and Claude Code reads
+            data = [
+                {
+                    "type": "model",
+                    "id": n,
+                    "display_name": n,
+                    "created_at": "1970-01-01T00:00:00Z",
+                    **_known({"max_input_tokens": window, "max_tokens": output}),
+                }
+                for n, (window, output) in ((n, catalog.limits(n)) for n in names)
+            ]
             first, last = (names[0], names[-1]) if names else (None, None)
             return JSONBytesResponse({"data": data, "has_more": False, "first_id": first, "last_id": last})
         created = self.gateway.started_at
-        data = [{"id": n, "object": "model", "created": created, "owned_by": "interlink"} for n in names]
+        # context_window (Codex's model info), context_length (OpenRouter's list, which OpenAI-format
+        # model pickers read), max_output_tokens
+        data = [
+            {
+                "id": n,
+                "object": "model",
+                "created": created,
+                "owned_by": "interlink",
+                **_known({"context_window": window, "context_length": window, "max_output_tokens": output}),
+            }
+            for n, (window, output) in ((n, catalog.limits(n)) for n in names)
+        ]
         return JSONBytesResponse({"object": "list", "data": data})
 
     async def health(self, request: Request) -> Response:
@@ -249,6 +281,10 @@ class Endpoints:
         ]
         self.known_methods = {route.path: sorted(route.methods or ()) for route in routes}
         return routes
+
+
+def _known(fields: dict[str, int | None]) -> dict[str, int]:
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def create_app(config: Config, *, local: Any = None) -> Starlette:

@@ -178,7 +178,7 @@ class Relay:
                     break
             self.stats.completed = True
             if self.stats.error is None and self.stats.observer is not None:
-                self.stats.observer.commit()
+                await self.stats.observer.commit()
         finally:
             stop_watch.cancel()
             await self.close()

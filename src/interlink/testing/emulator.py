@@ -20,7 +20,11 @@ issues and (in strict mode) checks.
 Per-request knobs, as headers or as a model suffix (`model@fault=status_500,delay=5`; the suffix is
 stripped from the echoed model): x-emu-fault / fault, x-emu-delay-ms / delay (ms after each content
 event), x-emu-stall-s / stall (default 30), x-emu-cache-read / cache (cached input tokens to report),
-x-emu-strict: anthropic / strict=anthropic, x-emu-repeat / repeat (the answer text N times over). An unknown fault name is answered with a 400.
+x-emu-strict: anthropic / strict=anthropic, x-emu-repeat / repeat (the answer text N times over),
+x-emu-prompt-cache: 1 / prompt_cache=1 (apply Anthropic's prompt caching to this request, see
+`emulator_cache`; `--prompt-cache` turns it on for every request). An unknown fault name is
+answered with a 400. Anthropic requests with cache markers the real API refuses (more than 4, or
+on a thinking block) get its 400 in every mode.
 
 Faults (`FAULTS`; queued with `set_fault`, which applies to model requests only, not count_tokens):
 refuse, reset_before_headers (TCP RST), stall_before_first_byte, status_400/429/500/503/529,
@@ -48,6 +52,7 @@ from typing import Any
 from aiohttp import web
 
 from interlink.testing import emulator_wire as wire
+from interlink.testing.emulator_cache import CacheProblem, PromptCache, segments
 from interlink.testing.emulator_clouds import CloudState, Flavor, add_cloud_routes, is_cloud_model_path
 from interlink.testing.emulator_script import (
     ANTHROPIC,
@@ -87,6 +92,7 @@ _KNOB_HEADERS = {
     "cache": "x-emu-cache-read",
     "strict": "x-emu-strict",
     "repeat": "x-emu-repeat",
+    "prompt_cache": "x-emu-prompt-cache",
 }
 
 
@@ -114,6 +120,7 @@ class Knobs:
     stall_s: float = 30.0
     cached: int = 0
     strict: bool = False
+    prompt_cache: bool = False
     repeat: int = 1
     """The answer's text this many times over (a long answer, in at most ~256 deltas)."""
     record: RecordedRequest | None = None
@@ -130,8 +137,11 @@ class Emulator:
         delay_ms: float = 0.0,
         models: list[str] | None = None,
         secret: bytes = b"interlink-emulator-secret",
+        prompt_cache: bool = False,
     ) -> None:
         self.strict_anthropic = strict_anthropic
+        self.prompt_cache = prompt_cache
+        self.cache = PromptCache()
         self.stall_s = stall_s
         self.delay_ms = delay_ms
         self.models = models or ["emu-claude", "emu-gpt", "emu-vllm"]
@@ -156,6 +166,7 @@ class Emulator:
     def reset(self) -> None:
         self.requests.clear()
         self.clear_faults()
+        self.cache.clear()
 
     def model_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path in _ROUTES or is_cloud_model_path(r.path)]
@@ -263,6 +274,7 @@ class Emulator:
             cached=int(spec.get("cache", 0)),
             strict=self.strict_anthropic or spec.get("strict") == "anthropic",
             repeat=max(1, int(spec.get("repeat", 1))),
+            prompt_cache=self.prompt_cache or spec.get("prompt_cache", "0") not in ("0", "", "off", "false"),
         )
         if spec.get("fault") and spec["fault"] not in FAULTS:
             raise ValueError(f"unknown emulator fault {spec['fault']!r}")
@@ -306,6 +318,11 @@ class Emulator:
             if problem:
                 return flavor.error(400, problem)
         answer = script(conv, self.ids, self.signer, knobs.cached)
+        if api == ANTHROPIC:
+            try:
+                self._cache_usage(body, answer, knobs)
+            except CacheProblem as exc:
+                return self._error(api, 400, str(exc))
         if knobs.repeat > 1 and answer.tool_call is None:
             answer.text *= knobs.repeat
             answer.output_tokens *= knobs.repeat
@@ -317,6 +334,17 @@ class Emulator:
             return flavor.error(wire.in_stream_error_status(api), f"key {_credential(request)} is over quota")
         payload = json.dumps(flavor.render(answer, knobs.model, body), ensure_ascii=False).encode()
         return await self._send_json(request, flavor, payload, knobs)
+
+    def _cache_usage(self, body: dict[str, Any], answer: Any, knobs: Knobs) -> None:
+        """Anthropic's cache-marker rules always; its caching itself in prompt-cache mode."""
+        if not knobs.prompt_cache:
+            segments(body)  # raises for markers the real API refuses
+            return
+        usage = self.cache.apply(body)
+        answer.input_tokens = usage.total_tokens
+        answer.cached_tokens = usage.read_tokens
+        answer.cache_write_tokens = usage.write_tokens
+        answer.cache_write_by_ttl = usage.written_by_ttl
 
     def _drop(self, request: web.Request, reset: bool) -> web.StreamResponse:
         transport = request.transport
@@ -453,8 +481,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stall-s", type=float, default=30.0, help="length of the stall faults")
     parser.add_argument("--fault", choices=sorted(FAULTS), help="fault for the first --fault-times model requests")
     parser.add_argument("--fault-times", type=int, default=1)
+    parser.add_argument("--prompt-cache", action="store_true", help="apply Anthropic's prompt caching rules")
     args = parser.parse_args(argv)
-    emu = Emulator(strict_anthropic=args.strict_anthropic, stall_s=args.stall_s, delay_ms=args.delay_ms)
+    emu = Emulator(
+        strict_anthropic=args.strict_anthropic,
+        stall_s=args.stall_s,
+        delay_ms=args.delay_ms,
+        prompt_cache=args.prompt_cache,
+    )
     if args.fault:
         emu.set_fault(args.fault, args.fault_times)
     asyncio.run(_serve(emu, args.port))

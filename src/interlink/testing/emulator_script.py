@@ -78,6 +78,8 @@ class Answer:
     tool_call: ToolCall | None = None
     input_tokens: int = 1  # total input, cached included
     cached_tokens: int = 0
+    cache_write_tokens: int = 0  # Anthropic prompt-cache mode only
+    cache_write_by_ttl: dict[str, int] | None = None  # "5m"/"1h" → tokens; None: all 5m
     output_tokens: int = 1
     reasoning_tokens: int = 0
 

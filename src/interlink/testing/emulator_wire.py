@@ -85,11 +85,15 @@ def error_body(api: str, status: int, request_id: str, message: str | None = Non
 # ------------------------------------------------------------------------------------ anthropic
 def _anthropic_usage(a: Answer, output_tokens: int) -> dict[str, Any]:
     # Anthropic input_tokens excludes cache reads; the total is the sum (NOTES §1.7)
+    written = a.cache_write_by_ttl or {"5m": a.cache_write_tokens, "1h": 0}
     return {
-        "input_tokens": a.input_tokens - a.cached_tokens,
-        "cache_creation_input_tokens": 0,
+        "input_tokens": a.input_tokens - a.cached_tokens - a.cache_write_tokens,
+        "cache_creation_input_tokens": a.cache_write_tokens,
         "cache_read_input_tokens": a.cached_tokens,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": written["5m"],
+            "ephemeral_1h_input_tokens": written["1h"],
+        },
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }

@@ -98,9 +98,8 @@ def output_item(block: Block) -> dict[str, Any] | None:
 
 
 def usage_object(usage: Usage) -> dict[str, Any]:
-    details: dict[str, Any] = {"cached_tokens": usage.cache_read_tokens}
-    if usage.cache_write_tokens:
-        details["cache_write_tokens"] = usage.cache_write_tokens
+    # Both counts always: the openai SDK's InputTokensDetails declares each of them required.
+    details: dict[str, Any] = {"cached_tokens": usage.cache_read_tokens, "cache_write_tokens": usage.cache_write_tokens}
     return {
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": details,

@@ -37,6 +37,15 @@ class AnthropicCodec:
     ) -> GatewayError:
         return errors.map_error(status, headers, body, provider=settings.name)
 
+    # `interlink.providers.TokenCounter`: the upstream counts its own tokens.
+    def count_tokens_request(
+        self, request_: ChatRequest, *, upstream_model: str, settings: ProviderSettings
+    ) -> UpstreamRequest:
+        return request.count_tokens_request(request_, upstream_model=upstream_model, settings=settings)
+
+    def parse_count_tokens(self, body: bytes) -> int:
+        return request.parse_count_tokens(body)
+
 
 CODEC = AnthropicCodec()
 

@@ -6,7 +6,9 @@ model still arrive. Translated: the body is built from the core request followin
 rules: `max_tokens` always present and above the thinking budget, every system text in the
 top-level `system`, tool results first in their user message, no empty text blocks, thinking
 blocks replayed only with an Anthropic signature, no temperature/top_k/forced tool choice next
-to thinking. What cannot be carried is named in `UpstreamRequest.dropped`.
+to thinking. What cannot be carried is named in `UpstreamRequest.dropped`. On both paths, a body
+that carries no prompt-cache marker gets automatic breakpoints when the request asks for them
+(`ChatRequest.auto_cache`; see `cache`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from interlink.core import (
 )
 from interlink.core.content import CacheControl
 from interlink.providers import ClientPolicy, ProviderSettings, UpstreamRequest, apply_overrides, apply_policy
+from interlink.providers.anthropic.cache import add_breakpoints
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -52,9 +55,36 @@ _CITATION_TYPES = {
 }
 
 
+# What `/v1/messages/count_tokens` accepts of a Messages body (anything else is a 400 there).
+COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control", "output_config")
+
+
 def messages_url(base_url: str) -> str:
     base = base_url.rstrip("/")
     return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+
+
+def count_tokens_request(request: ChatRequest, *, upstream_model: str, settings: ProviderSettings) -> UpstreamRequest:
+    """`POST /v1/messages/count_tokens` for the body `build_request` would send, minus the fields
+    the counting endpoint refuses (max_tokens, stream, sampling, metadata...)."""
+    full = build_request(request, upstream_model=upstream_model, settings=settings, stream=False)
+    body = orjson.loads(full.body)
+    counted = {key: body[key] for key in COUNT_FIELDS if key in body}
+    return UpstreamRequest(
+        url=messages_url(settings.base_url) + "/count_tokens",
+        headers=full.headers,
+        body=orjson.dumps(counted),
+        stream=False,
+        dropped=full.dropped,
+    )
+
+
+def parse_count_tokens(body: bytes) -> int:
+    """`{"input_tokens": N}`; ValueError for anything else."""
+    value = orjson.loads(body).get("input_tokens")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"count_tokens answer without a valid input_tokens: {body[:200]!r}")
+    return value
 
 
 def build_body(
@@ -78,6 +108,8 @@ def build_body(
     else:
         body = _Translator(request, dropped).body(upstream_model, stream)
     apply_policy(body, policy, dropped)
+    if request.auto_cache:  # after the policy: breakpoints go on what is really sent
+        add_breakpoints(body)
     return body, forwarded, dropped
 
 
